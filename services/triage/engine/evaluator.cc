@@ -477,6 +477,11 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
       }
       if (!ok) v = Value();
       v.missing = mask;
+    } else if (selected < 0) {
+      // No row applies: name the table's missing inputs as the reason.
+      for (const CompiledColumn& col : t.columns) {
+        if (col.slot >= 0 && !slots[col.slot].exact()) v.missing |= slots[col.slot].missing;
+      }
     }
     res->slots_[out.slot] = v;
   }

@@ -85,8 +85,9 @@ class Reader {
       Error(node->pos, "wrong-shape", absl::StrCat(what, " must be a map, found ", node->KindName()));
       return false;
     }
+    // An empty `allowed` list means the keys are names the caller checks.
     for (const auto& e : node->entries) {
-      if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
+      if (allowed.size() > 0 && std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
         Error(e.key_pos, "unknown-key",
               absl::StrCat("unknown key '", e.key, "' in ", what, "; allowed: ",
                            absl::StrJoin(allowed, ", ")));
@@ -260,8 +261,7 @@ void ReadRuleSetMeta(const YamlNode& root, Reader& rd, v1::RuleSet* out) {
     rd.Error(root.pos, "missing-key", "ruleset.yaml needs 'pathway_order'");
   }
   if (const YamlNode* v = root.Find("targets")) {
-    if (rd.Map(v, "targets", {})) {
-    }
+    rd.Map(v, "targets", {});
     std::vector<bool> seen(v1::Urgency_descriptor()->value_count() + 1, false);
     for (const auto& e : v->entries) {
       YamlNode key;
@@ -844,9 +844,11 @@ std::shared_ptr<const CompiledRuleSet> LoadRuleSet(const std::string& dir,
                                                    Diagnostics* diags) {
   v1::RuleSet proto;
   SourceMap sources;
-  if (!ReadRuleSetFiles(dir, options, &proto, &sources, diags)) return nullptr;
+  const bool read_ok = ReadRuleSetFiles(dir, options, &proto, &sources, diags);
+  // Compile even after read errors so that every problem is reported at
+  // once; the result is discarded.
   auto rs = CompiledRuleSet::Compile(std::move(proto), &sources, diags);
-  if (rs == nullptr) return nullptr;
+  if (!read_ok || rs == nullptr) return nullptr;
   if (options.analyse) {
     Analyse(*rs, diags);
     if (diags->has_errors()) return nullptr;
