@@ -126,7 +126,8 @@ class CliTest : public ::testing::Test {
     fs::path dst = tmp_ / name;
     fs::create_directories(dst);
     for (const auto& e : fs::directory_iterator(src)) {
-      if (e.is_regular_file()) fs::copy_file(e.path(), dst / e.path().filename());
+      if (e.is_regular_file())
+        fs::copy_file(e.path(), dst / e.path().filename());
     }
     return dst;
   }
@@ -147,7 +148,8 @@ class CliTest : public ::testing::Test {
   fs::path tmp_;
 };
 
-// --- help and usage -----------------------------------------------------------
+// --- help and usage
+// -----------------------------------------------------------
 
 TEST_F(CliTest, HelpPrintsUsageAndExitsZero) {
   Result r = Run({"--help"});
@@ -219,7 +221,8 @@ TEST_F(CliTest, MissingDirectoryAndFileAreNamedWithTheReason) {
                                "file or directory"));
 }
 
-// --- lint -----------------------------------------------------------------------
+// --- lint
+// -----------------------------------------------------------------------
 
 TEST_F(CliTest, LintCleanRuleSetExitsZeroWithSummaryAndVersion) {
   Result r = Run({"rules", "lint", kMini});
@@ -277,17 +280,19 @@ TEST_F(CliTest, LintBrokenRuleSetReportsEachProblemWithItsPosition) {
       {"ragged row", PosOf(kBrokenRules, "otherwise"), "ragged-row"},
   };
   for (const Expected& e : expected) {
-    EXPECT_THAT(r.out, ContainsRegex(absl::StrCat(
-                           file, ":", e.pos, ": error: [^\n]*\\[", e.code,
-                           "\\]")))
+    EXPECT_THAT(
+        r.out, ContainsRegex(absl::StrCat(file, ":", e.pos,
+                                          ": error: [^\n]*\\[", e.code, "\\]")))
         << e.what << " at " << e.pos << "\n"
         << r;
   }
-  EXPECT_THAT(r.out, ContainsRegex("\n[1-9][0-9]* errors?, [0-9]+ warnings?\n$"));
+  EXPECT_THAT(r.out,
+              ContainsRegex("\n[1-9][0-9]* errors?, [0-9]+ warnings?\n$"));
   EXPECT_THAT(r.out, Not(HasSubstr("\nversion ")));
 }
 
-// --- test -----------------------------------------------------------------------
+// --- test
+// -----------------------------------------------------------------------
 
 TEST_F(CliTest, TestPassingRuleSetExitsZero) {
   Result r = Run({"rules", "test", kMini});
@@ -323,7 +328,8 @@ TEST_F(CliTest, TestOnARuleSetThatDoesNotLoadPrintsErrorsAndExitsOne) {
   EXPECT_THAT(r.out, Not(HasSubstr("passed")));
 }
 
-// --- explain --------------------------------------------------------------------
+// --- explain
+// --------------------------------------------------------------------
 
 constexpr absl::string_view kFallReferral = R"({
   "patient": {"nhs_number": "9434765919"},
@@ -378,8 +384,7 @@ TEST_F(CliTest, ExplainEveryExampleReferral) {
   for (const fs::path& f : files) {
     Result r = Run({"rules", "explain", kMini, f.string()});
     EXPECT_EQ(r.code, 0) << f << "\n" << r;
-    EXPECT_THAT(r.out, ContainsRegex("^Pathway:  [A-Z_]+\nUrgency:  "))
-        << f;
+    EXPECT_THAT(r.out, ContainsRegex("^Pathway:  [A-Z_]+\nUrgency:  ")) << f;
   }
   // This rule set's answers for the examples whose content we know.
   const std::pair<const char*, const char*> known[] = {
@@ -411,9 +416,9 @@ TEST_F(CliTest, ExplainUnknownFieldIsAnInvalidReferral) {
 }
 
 TEST_F(CliTest, ExplainMalformedReferralsExitOne) {
-  for (absl::string_view json : {R"({"problem": "FALLL"})",
-                                 R"({"observations": {"pulse": "fast"}})",
-                                 R"({"problem":)", "not json"}) {
+  for (absl::string_view json :
+       {R"({"problem": "FALLL"})", R"({"observations": {"pulse": "fast"}})",
+        R"({"problem":)", "not json"}) {
     Result r = Run({"rules", "explain", kMini, "-"}, json);
     EXPECT_EQ(r.code, 1) << json << "\n" << r;
     EXPECT_THAT(r.err, HasSubstr("<stdin>: invalid referral: ")) << json;
@@ -430,7 +435,8 @@ TEST_F(CliTest, ExplainWithABrokenRuleSetExitsOne) {
                            HasSubstr("frontdoor rules lint")));
 }
 
-// --- fmt ------------------------------------------------------------------------
+// --- fmt
+// ------------------------------------------------------------------------
 
 // The same table lines with their spacing squeezed: what a hurried author
 // might write.
@@ -499,12 +505,14 @@ TEST_F(CliTest, FmtReportsFilesItCannotReadAsYaml) {
   WriteAll(dir / "zz.rules.yaml", "tables:\n  - id: [oops\n");
   Result r = Run({"rules", "fmt", dir.string(), "--check"});
   EXPECT_EQ(r.code, 1) << r;
-  EXPECT_THAT(r.err, ContainsRegex(absl::StrCat(
-                         (dir / "zz.rules.yaml").string(), ":[0-9]+:[0-9]+: ")));
+  EXPECT_THAT(r.err,
+              ContainsRegex(absl::StrCat((dir / "zz.rules.yaml").string(),
+                                         ":[0-9]+:[0-9]+: ")));
   EXPECT_EQ(ReadAll(dir / "zz.rules.yaml"), "tables:\n  - id: [oops\n");
 }
 
-// --- the default rule set (being written; smoke tests only) -------------------
+// --- the default rule set (being written; smoke tests only)
+// -------------------
 
 TEST_F(CliTest, DefaultRuleSetSmoke) {
   if (!fs::exists(fs::path(kDefault) / "ruleset.yaml")) {

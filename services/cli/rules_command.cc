@@ -106,8 +106,7 @@ absl::Status ParseArgs(const std::vector<std::string>& args, size_t from,
 
 int UsageError(const Io& io, absl::string_view command,
                absl::string_view message) {
-  io.err << "frontdoor " << command << ": " << message << "\n\n"
-         << kRulesUsage;
+  io.err << "frontdoor " << command << ": " << message << "\n\n" << kRulesUsage;
   return kExitUsage;
 }
 
@@ -156,8 +155,8 @@ absl::Status WriteFileAtomically(const std::string& path,
     if (!ec) target = resolved;
   }
   auto fail = [&](absl::string_view what, int err) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ",
-                                               what, ErrnoMessage(err)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", what, ErrnoMessage(err)));
   };
   struct stat st;
   if (stat(target.c_str(), &st) != 0) return fail("", errno);
@@ -355,8 +354,8 @@ int Fmt(const Args& args, const Io& io) {
     }
   }
   if (ec) {
-    io.err << "frontdoor rules fmt: cannot list " << dir << ": "
-           << ec.message() << "\n";
+    io.err << "frontdoor rules fmt: cannot list " << dir << ": " << ec.message()
+           << "\n";
     return kExitFindings;
   }
   std::sort(names.begin(), names.end());

@@ -75,13 +75,13 @@ std::vector<RowsBlock> FindRowsBlocks(const YamlNode& root) {
         !rows->value->block_scalar) {
       continue;
     }
-    blocks.push_back({rows->value->pos.line, rows->value->pos.col,
-                      rows->key_pos.col - 1});
+    blocks.push_back(
+        {rows->value->pos.line, rows->value->pos.col, rows->key_pos.col - 1});
   }
   return blocks;
 }
 
-// True if the block header at `line` (from the indicator on) is a literal
+// True if `header` (a block header from its indicator on) is a literal
 // block with at most a chomping indicator: `|`, `|-` or `|+`, then nothing
 // but spaces and a comment. Folded blocks and explicit indentation
 // indicators are left alone.

@@ -261,7 +261,8 @@ void WriteAll(const fs::path& p, absl::string_view text) {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "fmt_test.XXXXXX").string();
+    std::string tmpl =
+        (fs::path(::testing::TempDir()) / "fmt_test.XXXXXX").string();
     char* made = mkdtemp(tmpl.data());
     EXPECT_NE(made, nullptr);
     path_ = tmpl;
