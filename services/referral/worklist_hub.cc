@@ -1,0 +1,74 @@
+#include "services/referral/worklist_hub.h"
+
+#include <algorithm>
+
+#include "services/referral/lifecycle.h"
+
+namespace frontdoor::referral {
+
+v1::WorklistEntry ToWorklistEntry(const v1::ReferralRecord& r, absl::Time now) {
+  v1::WorklistEntry e;
+  e.set_id(r.id());
+  e.set_status(r.status());
+  e.set_pathway(r.pathway());
+  e.set_urgency(r.urgency());
+  e.set_service_id(r.service().service_id());
+  *e.mutable_received_at() = r.received_at();
+  if (r.has_due_at()) {
+    *e.mutable_due_at() = r.due_at();
+    e.set_seconds_to_breach(r.due_at().seconds() - absl::ToUnixSeconds(now));
+  }
+  v1::ReferralRecord copy;
+  *copy.mutable_received_at() = r.received_at();
+  if (r.has_due_at()) *copy.mutable_due_at() = r.due_at();
+  if (r.has_responded_at()) *copy.mutable_responded_at() = r.responded_at();
+  copy.set_status(r.status());
+  UpdateSla(now, &copy);
+  e.set_sla(copy.sla());
+  e.set_problem(r.referral().problem());
+  e.set_version(r.version());
+  e.set_missing_data_review(r.decision().could_escalate_size() > 0);
+  return e;
+}
+
+bool OnWorklist(const v1::ReferralRecord& r, v1::Pathway pathway, const std::string& service_id) {
+  if (!IsActive(r.status())) return false;
+  if (!service_id.empty()) return r.service().service_id() == service_id;
+  return r.pathway() == pathway;
+}
+
+void WorklistHub::Subscribe(Subscriber* s) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.push_back(s);
+}
+
+void WorklistHub::Unsubscribe(Subscriber* s) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
+}
+
+void WorklistHub::CloseAll() {
+  absl::MutexLock lock(&mu_);
+  for (Subscriber* s : subscribers_) s->Close();
+}
+
+int WorklistHub::subscribers() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(subscribers_.size());
+}
+
+void WorklistHub::Publish(const v1::ReferralRecord* before, const v1::ReferralRecord& after,
+                          absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (Subscriber* s : subscribers_) {
+    bool was = before != nullptr && OnWorklist(*before, s->pathway(), s->service_id());
+    bool is = OnWorklist(after, s->pathway(), s->service_id());
+    if (!was && !is) continue;
+    v1::WorklistUpdate u;
+    u.set_kind(is ? v1::WorklistUpdate::KIND_UPSERT : v1::WorklistUpdate::KIND_REMOVED);
+    *u.add_entries() = ToWorklistEntry(after, now);
+    s->Deliver(u);
+  }
+}
+
+}  // namespace frontdoor::referral
