@@ -1,0 +1,81 @@
+#include "services/common/reference.h"
+
+#include <random>
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace frontdoor {
+namespace {
+
+TEST(Reference, FormatsInGroupsWithCheck) {
+  std::string r = FormatReference(0);
+  EXPECT_EQ(r, "0000-0000-000");
+  std::string s = FormatReference(123456789);
+  EXPECT_EQ(s.size(), 13u);
+  EXPECT_EQ(s[4], '-');
+  EXPECT_EQ(s[9], '-');
+}
+
+TEST(Reference, RoundTripsAndAcceptsAliases) {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 1000; ++i) {
+    std::string r = FormatReference(rng());
+    auto c = CanonicalReference(r);
+    ASSERT_TRUE(c.ok()) << r;
+    EXPECT_EQ(*c, r);
+    std::string lower;
+    for (char ch : r) lower.push_back(ch == '-' ? ' ' : static_cast<char>(std::tolower(ch)));
+    auto d = CanonicalReference(lower);
+    ASSERT_TRUE(d.ok()) << lower;
+    EXPECT_EQ(*d, r);
+  }
+  std::string with_one = FormatReference(1);  // ...01 + check
+  std::string aliased = with_one;
+  aliased[11] = 'l';
+  EXPECT_EQ(*CanonicalReference(aliased), with_one);
+}
+
+TEST(Reference, DetectsEverySingleCharacterError) {
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  for (int i = 0; i < 200; ++i) {
+    std::string r = FormatReference(rng());
+    for (size_t pos = 0; pos < r.size(); ++pos) {
+      if (r[pos] == '-' || pos == r.size() - 1) continue;
+      for (char c : alphabet) {
+        if (c == r[pos]) continue;
+        std::string bad = r;
+        bad[pos] = c;
+        EXPECT_FALSE(CanonicalReference(bad).ok()) << r << " -> " << bad;
+      }
+    }
+  }
+}
+
+TEST(Reference, DetectsAdjacentTranspositions) {
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 500; ++i) {
+    std::string compact;
+    for (char ch : FormatReference(rng())) {
+      if (ch != '-') compact.push_back(ch);
+    }
+    for (size_t p = 0; p + 2 < compact.size(); ++p) {
+      if (compact[p] == compact[p + 1]) continue;
+      std::string bad = compact;
+      std::swap(bad[p], bad[p + 1]);
+      EXPECT_FALSE(CanonicalReference(bad).ok()) << compact << " -> " << bad;
+    }
+  }
+}
+
+TEST(Reference, RejectsMalformedText) {
+  EXPECT_FALSE(CanonicalReference("").ok());
+  EXPECT_FALSE(CanonicalReference("ABC").ok());
+  EXPECT_FALSE(CanonicalReference("K3M7-9Q2D-XZ4-EXTRA").ok());
+  EXPECT_FALSE(CanonicalReference("K3M7-9Q2D-X!4").ok());
+  EXPECT_FALSE(CanonicalReference("UUUU-UUUU-UUU").ok());
+}
+
+}  // namespace
+}  // namespace frontdoor
