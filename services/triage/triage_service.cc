@@ -1,0 +1,136 @@
+#include "services/triage/triage_service.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/grpc_status.h"
+#include "services/referral/validation.h"
+#include "services/triage/engine/explain.h"
+
+namespace frontdoor::triage {
+namespace {
+
+constexpr char kDecisionsMetric[] = "frontdoor_triage_decisions_total";
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+}  // namespace
+
+TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics* metrics)
+    : rules_(rules), clock_(clock), metrics_(metrics) {
+  if (metrics_ != nullptr) {
+    metrics_->Declare(kDecisionsMetric, Metrics::Type::kCounter,
+                      "Triage decisions made by TriageService, by outcome.",
+                      {"pathway", "urgency"});
+  }
+}
+
+absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral, const std::string& prefix,
+                                        v1::Referral* scratch,
+                                        const v1::Referral** effective) const {
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> warnings;  // never block triage; the rules flag them too
+  absl::Status s = referral::ValidateReferral(referral, now, prefix, &warnings);
+  if (!s.ok()) return s;
+  if (referral.has_received_at()) {
+    *effective = &referral;
+    return absl::OkStatus();
+  }
+  *scratch = referral;
+  const absl::Duration since_epoch = now - absl::UnixEpoch();
+  scratch->mutable_received_at()->set_seconds(absl::ToInt64Seconds(since_epoch));
+  scratch->mutable_received_at()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(absl::ToInt64Seconds(since_epoch)))));
+  *effective = scratch;
+  return absl::OkStatus();
+}
+
+void TriageServiceImpl::Count(const v1::TriageDecision& decision) {
+  if (metrics_ == nullptr) return;
+  metrics_->Increment(kDecisionsMetric, {rules::PathwayName(decision.pathway()),
+                                         rules::UrgencyName(decision.urgency())});
+}
+
+grpc::ServerUnaryReactor* TriageServiceImpl::Triage(grpc::CallbackServerContext* ctx,
+                                                    const v1::TriageRequest* request,
+                                                    v1::TriageDecision* response) {
+  if (!request->has_referral()) {
+    return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
+  }
+  v1::Referral scratch;
+  const v1::Referral* referral = nullptr;
+  absl::Status s = Prepare(request->referral(), "referral.", &scratch, &referral);
+  if (!s.ok()) return FinishWith(ctx, s);
+  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
+  *response = rule_set->Triage(*referral);
+  Count(*response);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(grpc::CallbackServerContext* ctx,
+                                                         const v1::TriageBatchRequest* request,
+                                                         v1::TriageBatchResponse* response) {
+  if (request->referrals_size() > kMaxBatchReferrals) {
+    return FinishWith(ctx, absl::InvalidArgumentError(
+                               absl::StrCat("referrals: at most ", kMaxBatchReferrals)));
+  }
+  // Validate everything before evaluating anything: an invalid batch costs
+  // no evaluation and returns no partial result.
+  std::vector<v1::Referral> filled(request->referrals_size());
+  std::vector<const v1::Referral*> effective(request->referrals_size(), nullptr);
+  for (int i = 0; i < request->referrals_size(); ++i) {
+    absl::Status s = Prepare(request->referrals(i), absl::StrCat("referrals[", i, "]."),
+                             &filled[i], &effective[i]);
+    if (!s.ok()) return FinishWith(ctx, s);
+  }
+  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
+  rules::EvalResult result;  // reused: no allocation once its buffers have grown
+  response->mutable_decisions()->Reserve(request->referrals_size());
+  for (const v1::Referral* referral : effective) {
+    rule_set->Evaluate(*referral, &result);
+    v1::TriageDecision* decision = response->add_decisions();
+    rule_set->ToDecision(result, decision);
+    Count(*decision);
+  }
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* TriageServiceImpl::Explain(grpc::CallbackServerContext* ctx,
+                                                     const v1::TriageRequest* request,
+                                                     v1::ExplainResponse* response) {
+  if (!request->has_referral()) {
+    return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
+  }
+  v1::Referral scratch;
+  const v1::Referral* referral = nullptr;
+  absl::Status s = Prepare(request->referral(), "referral.", &scratch, &referral);
+  if (!s.ok()) return FinishWith(ctx, s);
+  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
+  *response->mutable_decision() = rule_set->Triage(*referral);
+  response->set_text(rules::ExplainDecision(response->decision()));
+  Count(response->decision());
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* TriageServiceImpl::GetRuleSetInfo(
+    grpc::CallbackServerContext* ctx, const v1::GetRuleSetInfoRequest* request,
+    v1::RuleSetInfo* response) {
+  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
+  const v1::RuleSet& proto = rule_set->proto();
+  response->set_name(proto.name());
+  response->set_version(rule_set->version());
+  response->set_tables(proto.tables_size());
+  int rows = 0;
+  for (const v1::Table& table : proto.tables()) rows += table.rows_size();
+  response->set_rows(rows);
+  *response->mutable_targets() = proto.targets();
+  *response->mutable_missing_data() = proto.missing_data();
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+}  // namespace frontdoor::triage

@@ -1,0 +1,63 @@
+#ifndef FRONTDOOR_SERVICES_TRIAGE_TRIAGE_SERVICE_H_
+#define FRONTDOOR_SERVICES_TRIAGE_TRIAGE_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "frontdoor/v1/triage_service.grpc.pb.h"
+#include "services/common/clock.h"
+#include "services/common/metrics.h"
+#include "services/triage/rule_set_holder.h"
+
+namespace frontdoor::triage {
+
+// The most referrals one TriageBatch call may carry.
+inline constexpr int kMaxBatchReferrals = 1000;
+
+// TriageService on the gRPC callback API: triages referrals with the rule
+// set active in a RuleSetHolder. Stateless apart from the holder; every call
+// takes the active rule set once at its start and uses that version to its
+// end (a batch is triaged wholly by one version).
+//
+// Each handler validates (services/referral/validation.h: INVALID_ARGUMENT
+// with the field path; nothing is evaluated), evaluates and finishes on the
+// callback thread: evaluation is CPU-only, with no I/O or locks held.
+// A referral without received_at is triaged as received at the clock's now.
+//
+// Thread-safe. The holder, clock and metrics (may be null) must outlive the
+// service.
+class TriageServiceImpl final : public v1::TriageService::CallbackService {
+ public:
+  TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics* metrics);
+
+  grpc::ServerUnaryReactor* Triage(grpc::CallbackServerContext* ctx,
+                                   const v1::TriageRequest* request,
+                                   v1::TriageDecision* response) override;
+  // At most kMaxBatchReferrals referrals; decisions in request order. One
+  // invalid referral fails the whole call, naming it ("referrals[3].…").
+  grpc::ServerUnaryReactor* TriageBatch(grpc::CallbackServerContext* ctx,
+                                        const v1::TriageBatchRequest* request,
+                                        v1::TriageBatchResponse* response) override;
+  // The decision and its explanation in words (rules::ExplainDecision).
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* ctx,
+                                    const v1::TriageRequest* request,
+                                    v1::ExplainResponse* response) override;
+  // Name, version, size, targets and missing-data outcome of the active set.
+  grpc::ServerUnaryReactor* GetRuleSetInfo(grpc::CallbackServerContext* ctx,
+                                           const v1::GetRuleSetInfoRequest* request,
+                                           v1::RuleSetInfo* response) override;
+
+ private:
+  // Validates `referral` (field paths prefixed with `prefix`) and returns
+  // the referral to evaluate in `*effective` (received_at filled in if
+  // unset; points at `referral` itself when nothing was filled in).
+  absl::Status Prepare(const v1::Referral& referral, const std::string& prefix,
+                       v1::Referral* scratch, const v1::Referral** effective) const;
+  void Count(const v1::TriageDecision& decision);
+
+  RuleSetHolder* const rules_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+};
+
+}  // namespace frontdoor::triage
+
+#endif  // FRONTDOOR_SERVICES_TRIAGE_TRIAGE_SERVICE_H_
