@@ -195,7 +195,7 @@ TEST(Engine, VersionIsStableAndContentAddressed) {
   auto b = LoadMini();
   EXPECT_EQ(a->version(), b->version());
   RuleDir dir;
-  dir.Replace("20-outcome.rules.yaml", "| high      | >= 5 ", "| high      | >= 6 ");
+  dir.Replace("20-outcome.rules.yaml", "| ACUTE       | IMMEDIATE |", "| ACUTE       | WITHIN_1H |");
   Diagnostics diags;
   auto c = Load(dir.path(), &diags);
   ASSERT_NE(c, nullptr) << AllDiagnostics(diags);
@@ -210,6 +210,27 @@ TEST(Engine, WhitespaceDoesNotChangeTheVersion) {
   auto b = Load(dir.path(), &diags);
   ASSERT_NE(b, nullptr) << AllDiagnostics(diags);
   EXPECT_EQ(a->version(), b->version());
+}
+
+TEST(Engine, WindowsLineEndingsLoadTheSame) {
+  auto a = LoadMini();
+  RuleDir dir;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    std::string text = ReadFile(e.path());
+    dir.Write(e.path().filename().string(), absl::StrReplaceAll(text, {{"\n", "\r\n"}}));
+  }
+  Diagnostics diags;
+  auto b = Load(dir.path(), &diags);
+  ASSERT_NE(b, nullptr) << AllDiagnostics(diags);
+  EXPECT_EQ(a->version(), b->version());
+}
+
+TEST(Engine, RowOfDashesIsARowNotASeparator) {
+  RuleDir dir;
+  dir.Replace("20-outcome.rules.yaml", "      | low       |", "      | - | - | - | - | - | - | - | - | - | - |\n      | low       |");
+  Diagnostics diags;
+  EXPECT_EQ(Load(dir.path(), &diags), nullptr);
+  EXPECT_THAT(AllDiagnostics(diags), HasSubstr("[bad-id]"));
 }
 
 TEST(Engine, OverrideOfSafetyCriticalOutcomeIsRecorded) {

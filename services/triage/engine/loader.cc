@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 using google::protobuf::EnumDescriptor;
 
 bool ValidId(absl::string_view s) {
-  if (s.empty()) return false;
+  if (s.empty() || !(absl::ascii_islower(s[0]) || absl::ascii_isdigit(s[0]))) return false;
   for (char c : s) {
     if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-')) return false;
   }
@@ -313,6 +313,8 @@ bool SplitPipeLine(absl::string_view line, int col0, std::vector<std::string>* c
                    std::vector<int>* cols) {
   cells->clear();
   cols->clear();
+  // Files saved with Windows line endings keep a '\r' on each line.
+  absl::ConsumeSuffix(&line, "\r");
   size_t first = line.find_first_not_of(' ');
   if (first == absl::string_view::npos || line[first] != '|') return false;
   size_t last = line.find_last_not_of(' ');
@@ -331,13 +333,19 @@ bool SplitPipeLine(absl::string_view line, int col0, std::vector<std::string>* c
   return true;
 }
 
+// A Markdown header separator such as "|----|:---:|": every cell is three or
+// more dashes, optionally with colons. A row of '-' cells is data, not this.
 bool IsSeparatorLine(absl::string_view line) {
-  bool any_dash = false;
-  for (char c : line) {
-    if (c == '-') any_dash = true;
-    if (c != '|' && c != '-' && c != ':' && c != ' ') return false;
+  std::vector<std::string> cells;
+  std::vector<int> cols;
+  if (!SplitPipeLine(line, 1, &cells, &cols) || cells.empty()) return false;
+  for (const std::string& c : cells) {
+    absl::string_view v = c;
+    absl::ConsumePrefix(&v, ":");
+    absl::ConsumeSuffix(&v, ":");
+    if (v.size() < 3 || v.find_first_not_of('-') != absl::string_view::npos) return false;
   }
-  return any_dash;
+  return true;
 }
 
 class TableReader {
