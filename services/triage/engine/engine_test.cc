@@ -12,7 +12,9 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/time/civil_time.h"
 #include "services/triage/engine/compiled_rule_set.h"
+#include "services/triage/engine/expr.h"
 #include "services/triage/engine/loader.h"
 #include "services/triage/engine/test_runner.h"
 
@@ -448,6 +450,40 @@ TEST(Engine, RowLimitIsEnforced) {
   Diagnostics diags;
   EXPECT_EQ(LoadRuleSet(dir.path(), options, &diags), nullptr);
   EXPECT_THAT(AllDiagnostics(diags), HasSubstr("[too-many-rows]"));
+}
+
+}  // namespace
+}  // namespace frontdoor::rules
+
+namespace frontdoor::rules {
+namespace {
+
+// years_between/months_between count birthdays as the calendar does.
+double Years(absl::CivilDay dob, absl::CivilSecond at, const char* fn = "years_between") {
+  Expr::Resolver resolve = [](absl::string_view name, TypeInfo* type) -> absl::StatusOr<int> {
+    type->type = name == "dob" ? ValueType::kDate : ValueType::kTimestamp;
+    return name == "dob" ? 0 : 1;
+  };
+  int offset = 0;
+  auto e = Expr::Parse(absl::StrCat(fn, "(dob, at)"), resolve, &offset);
+  EXPECT_TRUE(e.ok()) << e.status();
+  absl::TimeZone london;
+  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  Value slots[2] = {Value::Number(static_cast<double>(dob - absl::CivilDay(1970, 1, 1))),
+                    Value::Number(static_cast<double>(absl::ToUnixSeconds(absl::FromCivil(at, london))))};
+  return e->Evaluate(slots, london).lo;
+}
+
+TEST(Expressions, YearsBetweenCountsBirthdays) {
+  EXPECT_EQ(Years(absl::CivilDay(2009, 1, 15), absl::CivilSecond(2026, 1, 15, 0, 30, 0)), 17);
+  EXPECT_EQ(Years(absl::CivilDay(2009, 1, 15), absl::CivilSecond(2026, 1, 14, 23, 59, 0)), 16);
+  // A leapling is 18 on 1 March in a common year.
+  EXPECT_EQ(Years(absl::CivilDay(2008, 2, 29), absl::CivilSecond(2026, 2, 28, 12, 0, 0)), 17);
+  EXPECT_EQ(Years(absl::CivilDay(2008, 2, 29), absl::CivilSecond(2026, 3, 1, 0, 0, 0)), 18);
+  // Local date, not UTC: 00:30 BST on the birthday is still the birthday.
+  EXPECT_EQ(Years(absl::CivilDay(2008, 7, 1), absl::CivilSecond(2026, 7, 1, 0, 30, 0)), 18);
+  EXPECT_EQ(Years(absl::CivilDay(2025, 11, 20), absl::CivilSecond(2026, 1, 19, 9, 0, 0), "months_between"), 1);
+  EXPECT_EQ(Years(absl::CivilDay(2025, 11, 20), absl::CivilSecond(2026, 1, 20, 9, 0, 0), "months_between"), 2);
 }
 
 }  // namespace

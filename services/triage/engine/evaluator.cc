@@ -531,21 +531,31 @@ void CompiledRuleSet::Evaluate(const v1::Referral& referral, EvalResult* res) co
       res->rank_ = Rank(res->pathway_, res->urgency_);
     }
   }
-  // Missing data: keep only rows that outrank the final outcome.
+  // Missing data: rows that could not be decided and would outrank the
+  // outcome. After an override, compare with the outcome it replaced: the
+  // override chose deliberately among outcomes at least that urgent.
+  const int reference_rank =
+      res->overridden_ ? Rank(res->from_pathway_, res->from_urgency_) : res->rank_;
   auto& ce = res->could_escalate_;
   ce.erase(std::remove_if(ce.begin(), ce.end(),
                           [&](const EvalResult::RowRef& r) {
-                            return tables_[r.table].rows[r.row].rank >= res->rank_;
+                            return tables_[r.table].rows[r.row].rank >= reference_rank;
                           }),
            ce.end());
   if (!ce.empty()) {
     for (const auto& r : ce) res->missing_ |= r.missing;
     res->flags_ |= uint64_t{1} << v1::FLAG_MISSING_DATA_REVIEW;
+    // The missing-data outcome only ever raises: a known outcome that
+    // already outranks it (acute within the hour) stands, flagged; so does
+    // an override, which already demands a clinician's confirmation.
     const v1::Outcome& md = proto_.missing_data();
-    v1::Urgency u = std::min(res->urgency_, md.urgency());
-    res->pathway_ = md.pathway();
-    res->urgency_ = u;
-    res->rank_ = Rank(res->pathway_, res->urgency_);
+    const v1::Urgency u = std::min(res->urgency_, md.urgency());
+    const int md_rank = Rank(md.pathway(), u);
+    if (!res->overridden_ && md_rank < res->rank_) {
+      res->pathway_ = md.pathway();
+      res->urgency_ = u;
+      res->rank_ = md_rank;
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "services/common/nhs_number.h"
 
 namespace frontdoor::rules {
@@ -266,6 +267,8 @@ class ExprParser {
                              {"min", Op::kMin, 2},
                              {"max", Op::kMax, 2},
                              {"days_between", Op::kDaysBetween, 2},
+                             {"years_between", Op::kYearsBetween, 2},
+                             {"months_between", Op::kMonthsBetween, 2},
                              {"local_minute_of_day", Op::kLocalMinuteOfDay, 1},
                              {"local_weekday", Op::kLocalWeekday, 1},
                              {"nhs_number_valid", Op::kNhsNumberValid, 1}};
@@ -285,9 +288,11 @@ class ExprParser {
       };
       switch (f.op) {
         case Op::kDaysBetween:
+        case Op::kYearsBetween:
+        case Op::kMonthsBetween:
           if (!is_time(n.a) || !is_time(n.b)) {
             i_ = start;
-            return Fail("days_between() takes two dates or timestamps");
+            return Fail(absl::StrCat(f.name, "() takes two dates or timestamps"));
           }
           break;
         case Op::kLocalMinuteOfDay:
@@ -316,7 +321,8 @@ class ExprParser {
     }
     i_ = start;
     return Fail(absl::StrCat("unknown function '", fn,
-                             "'; known: floor, ceil, abs, min, max, days_between, "
+                             "'; known: floor, ceil, abs, min, max, days_between, years_between, "
+                             "months_between, "
                              "local_minute_of_day, local_weekday, nhs_number_valid"));
   }
 
@@ -486,6 +492,27 @@ Value Expr::Eval(int idx, const Value* slots, const absl::TimeZone& tz) const {
       ValueType ta = nodes_[n.a].type, tb = nodes_[n.b].type;
       r = Value::Range(days(b, tb, false) - days(a, ta, true),
                        days(b, tb, true) - days(a, ta, false));
+      break;
+    }
+    case Op::kYearsBetween:
+    case Op::kMonthsBetween: {
+      // Whole calendar years (or months) from a to b, as birthdays count:
+      // someone born on 29 February gains a year on 1 March in other years.
+      auto day = [&](double x, ValueType t) {
+        if (t == ValueType::kDate) {
+          return absl::CivilDay(1970, 1, 1) + static_cast<int64_t>(std::floor(x));
+        }
+        return absl::ToCivilDay(absl::FromUnixSeconds(static_cast<int64_t>(std::floor(x))), tz);
+      };
+      auto between = [&](absl::CivilDay from, absl::CivilDay to) {
+        int64_t months = (to.year() - from.year()) * 12 + (to.month() - from.month());
+        if (to.day() < from.day()) --months;
+        if (n.op == Op::kMonthsBetween) return static_cast<double>(months);
+        return static_cast<double>(months >= 0 ? months / 12 : -((-months + 11) / 12));
+      };
+      ValueType ta = nodes_[n.a].type, tb = nodes_[n.b].type;
+      // Monotone: rising in b, falling in a.
+      r = Value::Range(between(day(a.hi, ta), day(b.lo, tb)), between(day(a.lo, ta), day(b.hi, tb)));
       break;
     }
     case Op::kLocalMinuteOfDay:

@@ -37,7 +37,7 @@ class Expr {
 
   enum class Op : unsigned char {
     kConst, kSlot, kNeg, kAdd, kSub, kMul, kDiv, kLt, kLe, kGt, kGe, kEq, kNe,
-    kAnd, kOr, kNot, kFloor, kCeil, kAbs, kMin, kMax, kDaysBetween,
+    kAnd, kOr, kNot, kFloor, kCeil, kAbs, kMin, kMax, kDaysBetween, kYearsBetween, kMonthsBetween,
     kLocalMinuteOfDay, kLocalWeekday, kNhsNumberValid
   };
   struct Node {
