@@ -1,6 +1,7 @@
 #ifndef FRONTDOOR_STORAGE_REFERRAL_STORE_H_
 #define FRONTDOOR_STORAGE_REFERRAL_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,10 @@
 #include "frontdoor/v1/directory_service.pb.h"
 #include "frontdoor/v1/referral_service.pb.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace frontdoor::storage {
 
 // What an idempotency key maps to.
@@ -26,6 +31,13 @@ struct IdempotencyEntry {
 // the store plus every earlier mutation of the same commit group; writes are
 // buffered and committed atomically with the group (or dropped if the
 // mutation fails). Not thread-safe; valid only during the mutation.
+//
+// Writes return nothing: a write that breaks the store's rules (a record
+// without id or received_at, an id or NHS number containing '\0', an event
+// that is not the record's next) poisons the Txn. The mutation then fails
+// with that error (INVALID_ARGUMENT or FAILED_PRECONDITION) even if it
+// returns OK, and none of its writes are committed. A read that fails (I/O)
+// returns its error; the mutation should return it.
 class Txn {
  public:
   virtual ~Txn() = default;
@@ -35,12 +47,19 @@ class Txn {
   // Referrals for `nhs_number` received at or after `since`, newest first.
   virtual absl::StatusOr<std::vector<v1::ReferralRecord>> FindByNhsNumber(
       const std::string& nhs_number, absl::Time since) = 0;
-  // Stores `record` (id, received_at required) and keeps every index
-  // (worklists, NHS number, time, SLA checks) in step with it.
+  // Stores `record` (id, received_at and a status required) and keeps every
+  // index (worklists, NHS number, time, SLA checks, awaiting triage) in step
+  // with it: the previous version's index entries are removed.
   virtual void PutReferral(const v1::ReferralRecord& record) = 0;
-  // Appends `event` (its sequence must be the record's next).
+  // Appends `event`. Its sequence must be the referral's next: 1 for the
+  // first event, otherwise one more than an event already stored (or
+  // appended earlier in the group); an existing event is never overwritten
+  // (FAILED_PRECONDITION).
   virtual void AppendEvent(const v1::ReferralEvent& event) = 0;
   virtual void PutIdempotency(const std::string& request_id, const IdempotencyEntry& entry) = 0;
+  // Stores live capacity for `state.service().id()` (not empty), replacing
+  // any earlier state. Lets DirectoryService write asynchronously.
+  virtual void PutCapacity(const v1::ServiceState& state) = 0;
 };
 
 // Filter for ListReferrals; unset fields match everything.
@@ -51,7 +70,7 @@ struct ReferralFilter {
   std::string nhs_number;
   std::optional<absl::Time> received_after;   // inclusive
   std::optional<absl::Time> received_before;  // exclusive
-  bool breached_only = false;
+  bool breached_only = false;                 // record.sla() == SLA_STATE_BREACHED
 };
 
 template <typename T>
@@ -69,47 +88,84 @@ struct Page {
 // in the WAL and synced (options.sync). Concurrent commits share one fsync
 // (group commit on a single writer thread). If a write or sync fails, the
 // store latches into a failed state: every later Commit() fails UNAVAILABLE
-// and healthy() is false, rather than pretending.
+// and healthy() is false, rather than pretending. Reads keep working.
 //
 // Thread-safety: all methods may be called from any thread. Reads never
-// block on the writer.
+// block on the writer. After Close(), reads fail with UNAVAILABLE.
 class ReferralStore {
  public:
   struct Options {
-    std::string path;                 // directory of the database
-    bool sync = true;                 // fsync the WAL before acknowledging
-    int max_pending = 20000;          // queued mutations before RESOURCE_EXHAUSTED
-    int max_group = 512;              // mutations per commit group
+    // Directory of the database; created if missing. Required.
+    std::string path;
+    // Default true: fsync the WAL before acknowledging. false still survives
+    // a process crash (the WAL is written before the acknowledgement) but not
+    // a power loss; for tools and benchmarks only.
+    bool sync = true;
+    // Default 20000: queued mutations before Commit answers RESOURCE_EXHAUSTED.
+    int max_pending = 20000;
+    // Default 512: mutations per commit group (one WriteBatch, one fsync).
+    int max_group = 512;
+    // Default 32 MiB: block cache shared by every column family (data,
+    // index and filter blocks). Memtables are capped at 64 MiB in total.
     size_t block_cache_bytes = 32 << 20;
+    // Default null (rocksdb::Env::Default()): the Env for the database files.
+    // Tests pass a fault-injecting Env. Not owned; must outlive the store.
+    rocksdb::Env* env = nullptr;
   };
 
   using Mutation = std::function<absl::Status(Txn&)>;
   using Done = std::function<void(absl::Status)>;
 
+  // Opens (creating if missing) the database at `options.path`. Does no full
+  // scan: the cost of opening is WAL replay plus reading the manifest.
+  // INVALID_ARGUMENT for bad options; the RocksDB error (mapped to a
+  // canonical code) if the database cannot be opened; FAILED_PRECONDITION if
+  // it was written by a newer schema.
   static absl::StatusOr<std::unique_ptr<ReferralStore>> Open(const Options& options);
 
+  ReferralStore() = default;
+  ReferralStore(const ReferralStore&) = delete;
+  ReferralStore& operator=(const ReferralStore&) = delete;
   virtual ~ReferralStore() = default;
 
   // Runs `mutation` on the writer thread, commits its writes with its group
   // and calls `done` (on the writer thread) once they are durable, or with
-  // the mutation's error (nothing written), RESOURCE_EXHAUSTED when the queue
-  // is full, or UNAVAILABLE when the store has failed or is closing.
-  // `done` must not block.
+  // the mutation's error (nothing written), or UNAVAILABLE if the group's
+  // write failed (the store is then failed).
+  //
+  // When the mutation cannot be queued, `done` is called before Commit
+  // returns, on the calling thread: RESOURCE_EXHAUSTED when max_pending
+  // mutations are queued, UNAVAILABLE when the store has failed or is closed.
+  //
+  // `done` must not block (no fsync, no waiting on another commit) and must
+  // not call Close() or CommitAndWait(); it may call Commit(). The mutation
+  // runs with the writer to itself: it must be quick and must not block
+  // either. Mutations run in the order Commit was called.
   virtual void Commit(Mutation mutation, Done done) = 0;
-  // Blocking Commit, for tools and tests.
+  // Blocking Commit, for tools and tests. Blocks the calling thread until
+  // the mutation is durable: never call it from a gRPC callback or a `done`.
   absl::Status CommitAndWait(Mutation mutation);
 
+  // The current record, or nullopt. DATA_LOSS if the stored value does not
+  // parse.
   virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(const std::string& id) = 0;
+  // The referral's events in sequence order (empty if none).
   virtual absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(const std::string& id) = 0;
 
   // The active referrals of a pathway (or, if `service_id` is not empty, of a
-  // service), ordered by due time (no target last), after `position`.
+  // service), ordered by due time (no target last), after `position` ("" for
+  // the start). Entries carry due_at; the caller computes seconds_to_breach.
+  // INVALID_ARGUMENT if limit < 1 or `position` is not from this worklist.
   virtual absl::StatusOr<Page<v1::WorklistEntry>> ScanWorklist(v1::Pathway pathway,
                                                                const std::string& service_id,
                                                                const std::string& position,
                                                                int limit) = 0;
-  // Referrals matching `filter`, newest first. Examines at most `max_scan`
-  // index entries per call, so a page may be short with a next position.
+  // Referrals matching `filter`, newest first. Uses the NHS number index when
+  // filter.nhs_number is set, else the time index; other filters apply to
+  // the loaded records. Examines at most `max_scan` index entries per call,
+  // so a page may be short (even empty) with a next position.
+  // INVALID_ARGUMENT if limit or max_scan < 1 or `position` does not belong
+  // to the index the filter uses.
   virtual absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(const ReferralFilter& filter,
                                                                  const std::string& position,
                                                                  int limit, int max_scan) = 0;
@@ -119,25 +175,32 @@ class ReferralStore {
   // Ids of referrals in AWAITING_TRIAGE, oldest first.
   virtual absl::StatusOr<std::vector<std::string>> AwaitingTriage(int limit) = 0;
 
-  // Live service capacity (DirectoryService).
+  // Live service capacity (DirectoryService). PutCapacity is a blocking
+  // CommitAndWait of Txn::PutCapacity: from a gRPC callback use Commit.
   virtual absl::Status PutCapacity(const v1::ServiceState& state) = 0;
   virtual absl::StatusOr<std::vector<v1::ServiceState>> ListCapacity() = 0;
 
-  // Counts for metrics: active referrals by pathway and status.
+  // The number of stored referrals (any status), for metrics. Kept exactly
+  // in the same write batches as the records, so it is exact, not an
+  // estimate; the name leaves room for a cheaper implementation.
   virtual absl::StatusOr<int64_t> ApproximateReferralCount() = 0;
 
-  // Online backup into `dir` (RocksDB BackupEngine; incremental).
+  // Online backup into `dir` (RocksDB BackupEngine; incremental; memtables
+  // are flushed first so the backup holds every acknowledged write). Safe
+  // while commits continue; backups are serialised.
   virtual absl::Status Backup(const std::string& dir) = 0;
 
   virtual bool healthy() const = 0;
   virtual absl::Status failure() const = 0;  // OK while healthy
 
-  // Stops accepting commits, drains the queue, flushes. Idempotent.
+  // Stops accepting commits, drains the queue (queued mutations still run
+  // and are acknowledged), flushes and closes the database. Idempotent; the
+  // destructor calls it. Must not be called from a `done` or a mutation.
   virtual void Close() = 0;
 };
 
 // Restores the latest backup in `backup_dir` into `db_path` (which must not
-// hold an open database).
+// hold an open database; files there are replaced).
 absl::Status RestoreReferralStore(const std::string& backup_dir, const std::string& db_path);
 
 }  // namespace frontdoor::storage
