@@ -6,6 +6,18 @@
 
 namespace frontdoor::referral {
 
+void RefreshWorklistEntry(absl::Time now, v1::WorklistEntry* e) {
+  if (!e->has_due_at()) return;
+  e->set_seconds_to_breach(e->due_at().seconds() - absl::ToUnixSeconds(now));
+  if (e->status() == v1::REFERRAL_STATUS_ACCEPTED) return;  // responded: recorded state stands
+  v1::ReferralRecord sla;
+  *sla.mutable_received_at() = e->received_at();
+  *sla.mutable_due_at() = e->due_at();
+  sla.set_status(e->status());
+  UpdateSla(now, &sla);
+  e->set_sla(sla.sla());
+}
+
 v1::WorklistEntry ToWorklistEntry(const v1::ReferralRecord& r, absl::Time now) {
   v1::WorklistEntry e;
   e.set_id(r.id());
@@ -14,20 +26,12 @@ v1::WorklistEntry ToWorklistEntry(const v1::ReferralRecord& r, absl::Time now) {
   e.set_urgency(r.urgency());
   e.set_service_id(r.service().service_id());
   *e.mutable_received_at() = r.received_at();
-  if (r.has_due_at()) {
-    *e.mutable_due_at() = r.due_at();
-    e.set_seconds_to_breach(r.due_at().seconds() - absl::ToUnixSeconds(now));
-  }
-  v1::ReferralRecord copy;
-  *copy.mutable_received_at() = r.received_at();
-  if (r.has_due_at()) *copy.mutable_due_at() = r.due_at();
-  if (r.has_responded_at()) *copy.mutable_responded_at() = r.responded_at();
-  copy.set_status(r.status());
-  UpdateSla(now, &copy);
-  e.set_sla(copy.sla());
+  if (r.has_due_at()) *e.mutable_due_at() = r.due_at();
+  e.set_sla(r.sla());
   e.set_problem(r.referral().problem());
   e.set_version(r.version());
   e.set_missing_data_review(r.decision().could_escalate_size() > 0);
+  RefreshWorklistEntry(now, &e);
   return e;
 }
 

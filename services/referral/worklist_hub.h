@@ -16,6 +16,10 @@ namespace frontdoor::referral {
 // The entry a worklist shows for `record` at `now` (time to breach, SLA).
 v1::WorklistEntry ToWorklistEntry(const v1::ReferralRecord& record, absl::Time now);
 
+// Updates the time to breach and, until a service has responded, the SLA
+// state of `entry` for `now` (the store keeps entries as of their last write).
+void RefreshWorklistEntry(absl::Time now, v1::WorklistEntry* entry);
+
 // Whether `record` belongs on the worklist of `pathway` (when service_id is
 // empty) or of `service_id`.
 bool OnWorklist(const v1::ReferralRecord& record, v1::Pathway pathway,

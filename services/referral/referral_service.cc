@@ -1,0 +1,884 @@
+#include "services/referral/referral_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "grpcpp/client_context.h"
+#include "openssl/sha.h"
+#include "services/common/grpc_status.h"
+#include "services/common/proto_time.h"
+#include "services/common/reference.h"
+#include "services/referral/lifecycle.h"
+#include "services/referral/page_token.h"
+#include "services/referral/validation.h"
+
+namespace frontdoor::referral {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+constexpr int kMaxScan = 20000;
+constexpr int kSnapshotLimit = 1000;
+constexpr size_t kMaxQueuedUpdates = 2000;
+
+std::string Sha256(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&cos);
+  }
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
+  return std::string(reinterpret_cast<char*>(d), sizeof(d));
+}
+
+void SetDeadline(grpc::ClientContext* ctx, absl::Duration d) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+absl::Status PageSize(int requested, int* out) {
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
+  }
+  *out = requested == 0 ? kDefaultPageSize : requested;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ParseId(const std::string& id, const std::string& field) {
+  auto canonical = CanonicalReference(id);
+  if (!canonical.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", canonical.status().message()));
+  }
+  return *canonical;
+}
+
+absl::Status NotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("referral ", id, " not found"));
+}
+
+// Age in days at `at`, or -1 when unknown; for service matching only (the
+// rules compute their own age).
+int AgeDays(const v1::Referral& r, absl::Time at) {
+  const v1::Patient& p = r.patient();
+  if (p.has_date_of_birth() && p.date_of_birth().year() > 0) {
+    absl::CivilDay dob(p.date_of_birth().year(), p.date_of_birth().month(), p.date_of_birth().day());
+    absl::CivilDay today = absl::ToCivilDay(at, absl::UTCTimeZone());
+    return static_cast<int>(today - dob);
+  }
+  if (p.has_stated_age_years()) return static_cast<int>(p.stated_age_years() * 365.25);
+  return -1;
+}
+
+v1::MatchServiceRequest MatchRequest(const v1::Referral& r, v1::Pathway pathway,
+                                     v1::Urgency urgency, int target_minutes, absl::Time now) {
+  v1::MatchServiceRequest m;
+  m.set_pathway(pathway);
+  m.set_urgency(urgency);
+  m.set_target_minutes(target_minutes);
+  m.set_age_days(AgeDays(r, now));
+  m.set_sex(r.patient().sex());
+  m.set_postcode_district(r.patient().postcode_district());
+  *m.mutable_at() = ToProtoTime(now);
+  return m;
+}
+
+// Fills the triage outcome into a record.
+void ApplyDecision(const v1::TriageDecision& d, const v1::ServiceMatch& match,
+                   v1::ReferralRecord* rec) {
+  *rec->mutable_decision() = d;
+  rec->set_pathway(d.pathway());
+  rec->set_urgency(d.urgency());
+  *rec->mutable_service() = match;
+  if (d.target_minutes() >= 0) {
+    *rec->mutable_due_at() =
+        ToProtoTime(FromProtoTime(rec->received_at()) + absl::Minutes(d.target_minutes()));
+  } else {
+    rec->clear_due_at();
+  }
+}
+
+std::string NewId() {
+  thread_local absl::BitGen gen;
+  return FormatReference(absl::Uniform<uint64_t>(gen));
+}
+
+}  // namespace
+
+// --- construction -------------------------------------------------------------
+
+ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
+                                         ChannelProvider triage_channel,
+                                         ChannelProvider directory_channel, Clock* clock,
+                                         Metrics* metrics, Options options)
+    : store_(store),
+      triage_channel_(std::move(triage_channel)),
+      directory_channel_(std::move(directory_channel)),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options) {
+  if (metrics_ != nullptr) {
+    metrics_->Declare("frontdoor_referrals_submitted_total", Metrics::Type::kCounter,
+                      "Referrals stored, by pathway and status at submission",
+                      {"pathway", "status"});
+    metrics_->Declare("frontdoor_referral_transitions_total", Metrics::Type::kCounter,
+                      "Lifecycle changes, by new status", {"status"});
+    metrics_->Declare("frontdoor_sla_events_total", Metrics::Type::kCounter,
+                      "SLA warnings and breaches marked by the sweeper, by pathway and state",
+                      {"pathway", "state"});
+    metrics_->Declare("frontdoor_worklist_watchers", Metrics::Type::kGauge,
+                      "Open WatchWorklist streams", {});
+    metrics_->AddCollector([this](Metrics& m) {
+      m.Set("frontdoor_worklist_watchers", {}, hub_.subscribers());
+    });
+  }
+}
+
+ReferralServiceImpl::~ReferralServiceImpl() { StopBackground(); }
+
+v1::TriageService::Stub* ReferralServiceImpl::triage() {
+  absl::MutexLock lock(&stub_mu_);
+  if (triage_stub_ == nullptr) {
+    auto channel = triage_channel_();
+    if (channel == nullptr) return nullptr;
+    triage_stub_ = v1::TriageService::NewStub(channel);
+  }
+  return triage_stub_.get();
+}
+
+v1::DirectoryService::Stub* ReferralServiceImpl::directory() {
+  absl::MutexLock lock(&stub_mu_);
+  if (directory_stub_ == nullptr) {
+    auto channel = directory_channel_();
+    if (channel == nullptr) return nullptr;
+    directory_stub_ = v1::DirectoryService::NewStub(channel);
+  }
+  return directory_stub_.get();
+}
+
+void ReferralServiceImpl::Commit(storage::ReferralStore::Mutation mutation,
+                                 std::function<void(absl::Status)> done) {
+  store_->Commit(std::move(mutation), std::move(done));
+}
+
+// --- SubmitReferral -------------------------------------------------------------
+
+struct ReferralServiceImpl::SubmitCall {
+  ReferralServiceImpl* svc;
+  const v1::SubmitReferralRequest* req;
+  v1::SubmitReferralResponse* resp;
+  grpc::ServerUnaryReactor* reactor;
+  absl::Time now;
+  std::vector<std::string> warnings;
+  v1::Referral referral;     // as stored: received_at set by the server
+  std::string payload_hash;  // of the client's request (without received_at)
+
+  grpc::ClientContext triage_ctx;
+  v1::TriageRequest triage_req;
+  v1::TriageDecision decision;
+  bool triaged = false;
+  grpc::ClientContext match_ctx;
+  v1::MatchServiceRequest match_req;
+  v1::ServiceMatch match;
+  std::string awaiting_reason;
+
+  // Changes to publish once durable.
+  std::vector<std::pair<std::optional<v1::ReferralRecord>, v1::ReferralRecord>> changed;
+
+  void Start() {
+    v1::TriageService::Stub* stub = svc->triage();
+    if (stub == nullptr) {
+      awaiting_reason = "triage is not reachable";
+      Store();
+      return;
+    }
+    *triage_req.mutable_referral() = referral;
+    SetDeadline(&triage_ctx, svc->options_.call_deadline);
+    stub->async()->Triage(&triage_ctx, &triage_req, &decision,
+                          [this](grpc::Status s) { OnTriaged(s); });
+  }
+
+  void OnTriaged(const grpc::Status& s) {
+    if (!s.ok()) {
+      awaiting_reason = absl::StrCat("triage failed: ", s.error_message());
+      Store();
+      return;
+    }
+    triaged = true;
+    v1::DirectoryService::Stub* stub = svc->directory();
+    if (stub == nullptr) {
+      triaged = false;
+      awaiting_reason = "the service directory is not reachable";
+      Store();
+      return;
+    }
+    match_req = MatchRequest(referral, decision.pathway(), decision.urgency(),
+                             decision.target_minutes(), now);
+    SetDeadline(&match_ctx, svc->options_.call_deadline);
+    stub->async()->MatchService(&match_ctx, &match_req, &match,
+                                [this](grpc::Status s) { OnMatched(s); });
+  }
+
+  void OnMatched(const grpc::Status& s) {
+    if (!s.ok()) {
+      triaged = false;
+      awaiting_reason = absl::StrCat("service matching failed: ", s.error_message());
+    }
+    Store();
+  }
+
+  void Store() {
+    svc->Commit([this](storage::Txn& txn) { return Mutate(txn); },
+                [this](absl::Status st) { Done(st); });
+  }
+
+  absl::Status Mutate(storage::Txn& txn) {
+    auto idem = txn.GetIdempotency(req->request_id());
+    if (!idem.ok()) return idem.status();
+    if (idem->has_value()) {
+      if ((*idem)->payload_hash != payload_hash) {
+        return absl::AlreadyExistsError(
+            "request_id: already used for a different referral; use a new request_id");
+      }
+      auto rec = txn.GetReferral((*idem)->referral_id);
+      if (!rec.ok()) return rec.status();
+      if (!rec->has_value()) return absl::InternalError("idempotency key without its referral");
+      *resp->mutable_record() = **rec;
+      resp->set_replayed(true);
+      return absl::OkStatus();
+    }
+    v1::ReferralRecord rec;
+    for (int attempt = 0;; ++attempt) {
+      rec.set_id(NewId());
+      auto existing = txn.GetReferral(rec.id());
+      if (!existing.ok()) return existing.status();
+      if (!existing->has_value()) break;
+      if (attempt > 8) return absl::InternalError("could not allocate a reference");
+    }
+    *rec.mutable_referral() = referral;
+    *rec.mutable_received_at() = referral.received_at();
+    *rec.mutable_updated_at() = ToProtoTime(now);
+    rec.set_request_id(req->request_id());
+    rec.set_submitted_by(req->submitted_by());
+    rec.set_version(1);
+    std::vector<v1::ReferralEvent> events;
+    rec.set_status(v1::REFERRAL_STATUS_RECEIVED);
+    v1::ReferralEvent submitted = NewEvent(&rec, v1::EVENT_TYPE_SUBMITTED, now, req->submitted_by());
+    if (triaged) {
+      ApplyDecision(decision, match, &rec);
+      v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
+      e.set_to_status(v1::REFERRAL_STATUS_TRIAGED);
+      e.set_pathway(rec.pathway());
+      e.set_urgency(rec.urgency());
+      e.set_service_id(rec.service().service_id());
+      e.set_rule_set_version(decision.rule_set_version());
+      rec.set_status(v1::REFERRAL_STATUS_TRIAGED);
+      events = {submitted, e};
+    } else {
+      const Options& o = svc->options_;
+      rec.set_pathway(o.awaiting_pathway);
+      rec.set_urgency(o.awaiting_urgency);
+      *rec.mutable_due_at() = ToProtoTime(now + absl::Minutes(o.awaiting_target_minutes));
+      v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_AWAITING_TRIAGE, now, "frontdoor");
+      e.set_to_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
+      e.set_reason(awaiting_reason);
+      e.set_pathway(rec.pathway());
+      e.set_urgency(rec.urgency());
+      rec.set_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
+      rec.set_status_reason(awaiting_reason);
+      events = {submitted, e};
+    }
+    UpdateSla(now, &rec);
+
+    // Duplicates: the same patient and problem within the window.
+    const std::string& nhs = referral.patient().nhs_number();
+    if (!nhs.empty()) {
+      auto others = txn.FindByNhsNumber(nhs, now - svc->options_.duplicate_window);
+      if (!others.ok()) return others.status();
+      for (v1::ReferralRecord& other : *others) {
+        if (other.id() == rec.id() || !IsActive(other.status()) ||
+            other.referral().problem() != referral.problem()) {
+          continue;
+        }
+        v1::ReferralRecord before = other;
+        rec.add_linked_referrals(other.id());
+        other.add_linked_referrals(rec.id());
+        // The more urgent of the two is kept for both.
+        if (other.urgency() > rec.urgency() && rec.urgency() != v1::URGENCY_UNSPECIFIED) {
+          other.set_urgency(rec.urgency());
+          if (rec.has_due_at() &&
+              (!other.has_due_at() || rec.due_at().seconds() < other.due_at().seconds())) {
+            *other.mutable_due_at() = rec.due_at();
+          }
+        } else if (rec.urgency() > other.urgency()) {
+          rec.set_urgency(other.urgency());
+          if (other.has_due_at() &&
+              (!rec.has_due_at() || other.due_at().seconds() < rec.due_at().seconds())) {
+            *rec.mutable_due_at() = other.due_at();
+          }
+        }
+        v1::ReferralEvent oe = NewEvent(&other, v1::EVENT_TYPE_DUPLICATE_LINKED, now, "frontdoor");
+        oe.set_linked_referral(rec.id());
+        oe.set_urgency(other.urgency());
+        other.set_version(other.version() + 1);
+        *other.mutable_updated_at() = ToProtoTime(now);
+        UpdateSla(now, &other);
+        v1::ReferralEvent ne = NewEvent(&rec, v1::EVENT_TYPE_DUPLICATE_LINKED, now, "frontdoor");
+        ne.set_linked_referral(other.id());
+        ne.set_urgency(rec.urgency());
+        events.push_back(ne);
+        txn.PutReferral(other);
+        txn.AppendEvent(oe);
+        changed.emplace_back(before, other);
+      }
+      UpdateSla(now, &rec);
+    }
+    txn.PutReferral(rec);
+    for (const auto& e : events) txn.AppendEvent(e);
+    txn.PutIdempotency(req->request_id(), {payload_hash, rec.id()});
+    changed.emplace_back(std::nullopt, rec);
+    *resp->mutable_record() = rec;
+    return absl::OkStatus();
+  }
+
+  void Done(const absl::Status& st) {
+    if (st.ok()) {
+      for (const auto& w : warnings) resp->add_warnings(w);
+      for (const auto& [before, after] : changed) {
+        svc->hub_.Publish(before ? &*before : nullptr, after, now);
+      }
+      if (svc->metrics_ != nullptr && !resp->replayed()) {
+        const auto& r = resp->record();
+        svc->metrics_->Increment(
+            "frontdoor_referrals_submitted_total",
+            {v1::Pathway_Name(r.pathway()), v1::ReferralStatus_Name(r.status())});
+      }
+    }
+    reactor->Finish(ToGrpcStatus(st));
+    delete this;
+  }
+};
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
+    grpc::CallbackServerContext* ctx, const v1::SubmitReferralRequest* request,
+    v1::SubmitReferralResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto* call = new SubmitCall{this, request, response, reactor, clock_->Now()};
+  absl::Status st = ValidateSubmission(*request, call->now, &call->warnings);
+  if (!st.ok()) {
+    delete call;
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  // The idempotency hash covers what the client sent; received_at is ours.
+  v1::SubmitReferralRequest hashed = *request;
+  hashed.clear_request_id();
+  hashed.mutable_referral()->clear_received_at();
+  call->payload_hash = Sha256(hashed);
+  call->referral = request->referral();
+  *call->referral.mutable_received_at() = ToProtoTime(call->now);
+  call->Start();
+  return reactor;
+}
+
+// --- reads ----------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetReferralRequest* request,
+                                                           v1::ReferralRecord* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto id = ParseId(request->id(), "id");
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  auto rec = store_->GetReferral(*id);
+  if (!rec.ok()) {
+    reactor->Finish(ToGrpcStatus(rec.status()));
+  } else if (!rec->has_value()) {
+    reactor->Finish(ToGrpcStatus(NotFound(*id)));
+  } else {
+    *response = std::move(**rec);
+    UpdateSla(clock_->Now(), response);
+    reactor->Finish(grpc::Status::OK);
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferralEvents(
+    grpc::CallbackServerContext* ctx, const v1::ListReferralEventsRequest* request,
+    v1::ListReferralEventsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto id = ParseId(request->id(), "id");
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  auto rec = store_->GetReferral(*id);
+  if (rec.ok() && !rec->has_value()) {
+    reactor->Finish(ToGrpcStatus(NotFound(*id)));
+    return reactor;
+  }
+  auto events = store_->ListEvents(*id);
+  if (!events.ok()) {
+    reactor->Finish(ToGrpcStatus(events.status()));
+    return reactor;
+  }
+  for (auto& e : *events) *response->add_events() = std::move(e);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
+    grpc::CallbackServerContext* ctx, const v1::ListReferralsRequest* request,
+    v1::ListReferralsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto finish = [&](const absl::Status& st) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  };
+  int limit;
+  if (auto st = PageSize(request->page_size(), &limit); !st.ok()) return finish(st);
+  if (!v1::Pathway_IsValid(request->pathway())) return finish(absl::InvalidArgumentError("pathway: unknown value"));
+  if (!v1::ReferralStatus_IsValid(request->status())) return finish(absl::InvalidArgumentError("status: unknown value"));
+  v1::ListReferralsRequest query = *request;
+  query.clear_page_token();
+  query.clear_page_size();
+  auto position = DecodePageToken(query, request->page_token());
+  if (!position.ok()) return finish(position.status());
+  storage::ReferralFilter f;
+  f.pathway = request->pathway();
+  f.service_id = request->service_id();
+  f.status = request->status();
+  f.nhs_number = request->nhs_number();
+  if (request->has_received_after()) f.received_after = FromProtoTime(request->received_after());
+  if (request->has_received_before()) f.received_before = FromProtoTime(request->received_before());
+  f.breached_only = request->breached_only();
+  auto page = store_->ListReferrals(f, *position, limit, kMaxScan);
+  if (!page.ok()) return finish(page.status());
+  absl::Time now = clock_->Now();
+  for (auto& r : page->items) {
+    UpdateSla(now, &r);
+    *response->add_referrals() = std::move(r);
+  }
+  response->set_next_page_token(EncodePageToken(query, page->next_position));
+  return finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::GetWorklist(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetWorklistRequest* request,
+                                                           v1::GetWorklistResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto finish = [&](const absl::Status& st) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  };
+  const bool by_pathway = request->pathway() != v1::PATHWAY_UNSPECIFIED;
+  if (by_pathway == !request->service_id().empty()) {
+    return finish(absl::InvalidArgumentError("pathway, service_id: give exactly one of them"));
+  }
+  if (!v1::Pathway_IsValid(request->pathway())) return finish(absl::InvalidArgumentError("pathway: unknown value"));
+  int limit;
+  if (auto st = PageSize(request->page_size(), &limit); !st.ok()) return finish(st);
+  v1::GetWorklistRequest query = *request;
+  query.clear_page_token();
+  query.clear_page_size();
+  auto position = DecodePageToken(query, request->page_token());
+  if (!position.ok()) return finish(position.status());
+  auto page = store_->ScanWorklist(request->pathway(), request->service_id(), *position, limit);
+  if (!page.ok()) return finish(page.status());
+  absl::Time now = clock_->Now();
+  for (auto& e : page->items) {
+    RefreshWorklistEntry(now, &e);
+    *response->add_entries() = std::move(e);
+  }
+  response->set_next_page_token(EncodePageToken(query, page->next_position));
+  return finish(absl::OkStatus());
+}
+
+// --- changes ----------------------------------------------------------------------
+
+// A read-modify-write of one referral: a transition or an override.
+struct ReferralServiceImpl::ChangeCall {
+  ReferralServiceImpl* svc;
+  grpc::ServerUnaryReactor* reactor;
+  v1::ReferralRecord* response;
+  std::string id;
+  absl::Time now;
+  std::function<absl::Status(v1::ReferralRecord*, v1::ReferralEvent*)> apply;
+  std::string metric_status;
+  std::optional<v1::ReferralRecord> before;
+
+  // Optional preparatory call (directory lookup, rule set targets).
+  grpc::ClientContext ctx;
+  v1::GetServiceRequest service_req;
+  v1::ServiceState service;
+  v1::GetRuleSetInfoRequest info_req;
+  v1::RuleSetInfo info;
+
+  void Store() {
+    svc->Commit(
+        [this](storage::Txn& txn) -> absl::Status {
+          auto rec = txn.GetReferral(id);
+          if (!rec.ok()) return rec.status();
+          if (!rec->has_value()) return NotFound(id);
+          before = **rec;
+          v1::ReferralRecord r = **rec;
+          v1::ReferralEvent e;
+          absl::Status st = apply(&r, &e);
+          if (!st.ok()) return st;
+          txn.PutReferral(r);
+          txn.AppendEvent(e);
+          *response = r;
+          return absl::OkStatus();
+        },
+        [this](absl::Status st) { Done(st); });
+  }
+
+  void Done(const absl::Status& st) {
+    if (st.ok()) {
+      svc->hub_.Publish(before ? &*before : nullptr, *response, now);
+      if (svc->metrics_ != nullptr) {
+        svc->metrics_->Increment("frontdoor_referral_transitions_total",
+                                 {v1::ReferralStatus_Name(response->status())});
+      }
+    }
+    Finish(st);
+  }
+
+  void Finish(const absl::Status& st) {
+    reactor->Finish(ToGrpcStatus(st));
+    delete this;
+  }
+};
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::TransitionReferral(
+    grpc::CallbackServerContext* ctx, const v1::TransitionReferralRequest* request,
+    v1::ReferralRecord* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto id = ParseId(request->id(), "id");
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  if (!request->actor().empty()) {
+    if (auto st = ValidateText(request->actor(), "actor", 200); !st.ok()) {
+      reactor->Finish(ToGrpcStatus(st));
+      return reactor;
+    }
+  }
+  auto* call = new ChangeCall{this, reactor, response, *id, clock_->Now()};
+  call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
+    return ApplyTransition(*request, call->now, call->service.service().name(), r, e);
+  };
+  if (request->action_case() != v1::TransitionReferralRequest::kRedirect) {
+    call->Store();
+    return reactor;
+  }
+  // A redirect must name a real service.
+  v1::DirectoryService::Stub* stub = directory();
+  if (stub == nullptr || request->redirect().service_id().empty()) {
+    call->Finish(request->redirect().service_id().empty()
+                     ? absl::InvalidArgumentError("redirect.service_id: is required")
+                     : absl::UnavailableError("the service directory is not reachable"));
+    return reactor;
+  }
+  call->service_req.set_id(request->redirect().service_id());
+  SetDeadline(&call->ctx, options_.call_deadline);
+  stub->async()->GetService(&call->ctx, &call->service_req, &call->service,
+                            [call](grpc::Status s) {
+                              if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+                                call->Finish(absl::InvalidArgumentError(absl::StrCat(
+                                    "redirect.service_id: no service '", call->service_req.id(),
+                                    "' in the directory")));
+                              } else if (!s.ok()) {
+                                call->Finish(FromGrpcStatus(s));
+                              } else {
+                                call->Store();
+                              }
+                            });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReferralServiceImpl::OverrideTriage(
+    grpc::CallbackServerContext* ctx, const v1::OverrideTriageRequest* request,
+    v1::ReferralRecord* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto id = ParseId(request->id(), "id");
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  auto* call = new ChangeCall{this, reactor, response, *id, clock_->Now()};
+  call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
+    int minutes = -1;
+    for (const auto& t : call->info.targets()) {
+      if (t.urgency() == request->urgency()) minutes = t.minutes();
+    }
+    return ApplyOverride(*request, call->now, minutes, r, e);
+  };
+  v1::TriageService::Stub* stub = triage();
+  if (stub == nullptr) {
+    call->Finish(absl::UnavailableError("triage is not reachable (needed for target times)"));
+    return reactor;
+  }
+  SetDeadline(&call->ctx, options_.call_deadline);
+  stub->async()->GetRuleSetInfo(&call->ctx, &call->info_req, &call->info, [call](grpc::Status s) {
+    if (!s.ok()) {
+      call->Finish(FromGrpcStatus(s));
+    } else {
+      call->Store();
+    }
+  });
+  return reactor;
+}
+
+// --- WatchWorklist ------------------------------------------------------------------
+
+namespace {
+
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
+                           public WorklistHub::Subscriber {
+ public:
+  WatchReactor(WorklistHub* hub, storage::ReferralStore* store, Clock* clock,
+               const v1::WatchWorklistRequest& request)
+      : hub_(hub), pathway_(request.pathway()), service_id_(request.service_id()) {
+    const bool by_pathway = pathway_ != v1::PATHWAY_UNSPECIFIED;
+    if (by_pathway == !service_id_.empty() || !v1::Pathway_IsValid(pathway_)) {
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "pathway, service_id: give exactly one of them"));
+      return;
+    }
+    // Subscribe before the snapshot so no change falls between them; an
+    // update that repeats the snapshot is harmless (upserts are idempotent).
+    hub_->Subscribe(this);
+    subscribed_ = true;
+    auto page = store->ScanWorklist(pathway_, service_id_, "", kSnapshotLimit);
+    absl::MutexLock lock(&mu_);
+    if (!page.ok()) {
+      finished_ = true;
+      Finish(ToGrpcStatus(page.status()));
+      return;
+    }
+    v1::WorklistUpdate snapshot;
+    snapshot.set_kind(v1::WorklistUpdate::KIND_SNAPSHOT);
+    absl::Time now = clock->Now();
+    for (auto& e : page->items) {
+      RefreshWorklistEntry(now, &e);
+      *snapshot.add_entries() = std::move(e);
+    }
+    queue_.push_front(std::move(snapshot));
+    ready_ = true;
+    WriteNextLocked();
+  }
+
+  void Deliver(const v1::WorklistUpdate& update) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (queue_.size() >= kMaxQueuedUpdates) {
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the worklist changed faster than this client read it; watch again"));
+      return;
+    }
+    queue_.push_back(update);
+    WriteNextLocked();
+  }
+
+  void Close() override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  }
+
+  v1::Pathway pathway() const override { return pathway_; }
+  const std::string& service_id() const override { return service_id_; }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!queue_.empty()) queue_.pop_front();
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+      }
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    if (!finished_) {
+      finished_ = true;
+      Finish(grpc::Status::CANCELLED);
+    }
+  }
+
+  void OnDone() override {
+    if (subscribed_) hub_->Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!ready_ || writing_ || finished_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  WorklistHub* const hub_;
+  const v1::Pathway pathway_;
+  const std::string service_id_;
+  bool subscribed_ = false;
+  absl::Mutex mu_;
+  std::deque<v1::WorklistUpdate> queue_ ABSL_GUARDED_BY(mu_);
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;  // the snapshot is queued first
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::WorklistUpdate>* ReferralServiceImpl::WatchWorklist(
+    grpc::CallbackServerContext* ctx, const v1::WatchWorklistRequest* request) {
+  return new WatchReactor(&hub_, store_, clock_, *request);
+}
+
+// --- background -----------------------------------------------------------------------
+
+void ReferralServiceImpl::StartBackground() {
+  absl::MutexLock lock(&sweep_mu_);
+  if (sweeper_.joinable()) return;
+  stopping_ = false;
+  sweeper_ = std::thread([this] { SweepLoop(); });
+}
+
+void ReferralServiceImpl::StopBackground() {
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    stopping_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+  hub_.CloseAll();
+}
+
+void ReferralServiceImpl::SweepLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&sweep_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sweep_mu_) { return stopping_; };
+      sweep_mu_.AwaitWithTimeout(absl::Condition(&stop), options_.sweep_interval);
+      if (stopping_) return;
+    }
+    (void)SweepOnce();
+  }
+}
+
+absl::StatusOr<int> ReferralServiceImpl::SweepOnce() {
+  const absl::Time now = clock_->Now();
+  int changed = 0;
+  // SLA states. The sweeper does not change a record's version: call
+  // handlers holding it can still act.
+  auto due = store_->DueForSlaCheck(now, 1000);
+  if (!due.ok()) return due.status();
+  for (const std::string& id : *due) {
+    std::optional<v1::ReferralRecord> before, after;
+    absl::Status st = store_->CommitAndWait([&](storage::Txn& txn) -> absl::Status {
+      auto rec = txn.GetReferral(id);
+      if (!rec.ok()) return rec.status();
+      if (!rec->has_value()) return absl::OkStatus();
+      v1::ReferralRecord r = **rec;
+      before = r;
+      v1::SlaState old = r.sla();
+      UpdateSla(now, &r);
+      if (r.sla() != old && (r.sla() == v1::SLA_STATE_WARNING_70 ||
+                             r.sla() == v1::SLA_STATE_WARNING_90 ||
+                             r.sla() == v1::SLA_STATE_BREACHED)) {
+        v1::ReferralEvent e = NewEvent(&r, r.sla() == v1::SLA_STATE_BREACHED
+                                               ? v1::EVENT_TYPE_SLA_BREACHED
+                                               : v1::EVENT_TYPE_SLA_WARNING,
+                                       now, "frontdoor");
+        e.set_reason(v1::SlaState_Name(r.sla()));
+        txn.AppendEvent(e);
+        if (metrics_ != nullptr) {
+          metrics_->Increment("frontdoor_sla_events_total",
+                              {v1::Pathway_Name(r.pathway()), v1::SlaState_Name(r.sla())});
+        }
+      }
+      txn.PutReferral(r);
+      after = r;
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    if (after) {
+      hub_.Publish(before ? &*before : nullptr, *after, now);
+      ++changed;
+    }
+  }
+  // Referrals stored while triage or the directory was unreachable.
+  auto waiting = store_->AwaitingTriage(100);
+  if (!waiting.ok()) return waiting.status();
+  for (const std::string& id : *waiting) {
+    auto rec = store_->GetReferral(id);
+    if (!rec.ok() || !rec->has_value()) continue;
+    v1::TriageService::Stub* t = triage();
+    v1::DirectoryService::Stub* d = directory();
+    if (t == nullptr || d == nullptr) break;
+    grpc::ClientContext tctx;
+    SetDeadline(&tctx, options_.call_deadline);
+    v1::TriageRequest treq;
+    *treq.mutable_referral() = (*rec)->referral();
+    v1::TriageDecision decision;
+    if (!t->Triage(&tctx, treq, &decision).ok()) break;  // still unreachable
+    grpc::ClientContext mctx;
+    SetDeadline(&mctx, options_.call_deadline);
+    v1::ServiceMatch match;
+    v1::MatchServiceRequest mreq = MatchRequest((*rec)->referral(), decision.pathway(),
+                                                decision.urgency(), decision.target_minutes(), now);
+    if (!d->MatchService(&mctx, mreq, &match).ok()) break;
+    std::optional<v1::ReferralRecord> before, after;
+    absl::Status st = store_->CommitAndWait([&](storage::Txn& txn) -> absl::Status {
+      auto cur = txn.GetReferral(id);
+      if (!cur.ok()) return cur.status();
+      if (!cur->has_value() || (*cur)->status() != v1::REFERRAL_STATUS_AWAITING_TRIAGE) {
+        return absl::OkStatus();  // someone acted on it meanwhile
+      }
+      v1::ReferralRecord r = **cur;
+      before = r;
+      ApplyDecision(decision, match, &r);
+      v1::ReferralEvent e = NewEvent(&r, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
+      e.set_to_status(v1::REFERRAL_STATUS_TRIAGED);
+      e.set_pathway(r.pathway());
+      e.set_urgency(r.urgency());
+      e.set_service_id(r.service().service_id());
+      e.set_rule_set_version(decision.rule_set_version());
+      r.set_status(v1::REFERRAL_STATUS_TRIAGED);
+      r.clear_status_reason();
+      r.set_version(r.version() + 1);
+      *r.mutable_updated_at() = ToProtoTime(now);
+      UpdateSla(now, &r);
+      txn.PutReferral(r);
+      txn.AppendEvent(e);
+      after = r;
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    if (after) {
+      hub_.Publish(before ? &*before : nullptr, *after, now);
+      ++changed;
+    }
+  }
+  return changed;
+}
+
+}  // namespace frontdoor::referral

@@ -1,0 +1,124 @@
+#ifndef FRONTDOOR_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
+#define FRONTDOOR_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
+
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "frontdoor/v1/directory_service.grpc.pb.h"
+#include "frontdoor/v1/referral_service.grpc.pb.h"
+#include "frontdoor/v1/triage_service.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "services/common/clock.h"
+#include "services/common/metrics.h"
+#include "services/referral/worklist_hub.h"
+#include "storage/referral_store.h"
+
+namespace frontdoor::referral {
+
+// ReferralService on the gRPC callback API. It validates, triages through
+// TriageService and matches a service through DirectoryService (both only
+// through their gRPC stubs: an in-process channel when all roles share the
+// process), then commits the referral, its events and indexes in one durable
+// write through the store's group-commit writer. Handlers never block a
+// callback thread on I/O: they chain asynchronous stub calls and finish
+// from the store's completion.
+//
+// If triage or the directory cannot be reached, the referral is still
+// stored and acknowledged as AWAITING_TRIAGE on the clinical review worklist,
+// and the background sweeper triages it as soon as it can.
+//
+// Thread-safe. The store, clock and metrics must outlive the service.
+class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
+ public:
+  using ChannelProvider = std::function<std::shared_ptr<grpc::Channel>()>;
+
+  struct Options {
+    // Deadline for each call to TriageService and DirectoryService.
+    absl::Duration call_deadline = absl::Seconds(2);
+    // Outcome of a referral stored without triage (fail-safe).
+    v1::Pathway awaiting_pathway = v1::PATHWAY_CLINICAL_REVIEW;
+    v1::Urgency awaiting_urgency = v1::URGENCY_WITHIN_1H;
+    int awaiting_target_minutes = 60;
+    // Same NHS number and problem within this window: linked as duplicates.
+    absl::Duration duplicate_window = absl::Hours(24);
+    // How often the background sweeper runs (SLA states, awaiting triage).
+    absl::Duration sweep_interval = absl::Seconds(5);
+  };
+
+  ReferralServiceImpl(storage::ReferralStore* store, ChannelProvider triage_channel,
+                      ChannelProvider directory_channel, Clock* clock, Metrics* metrics,
+                      Options options);
+  ~ReferralServiceImpl() override;
+
+  // Starts and stops the background sweeper thread.
+  void StartBackground();
+  void StopBackground();
+  // One sweep: SLA warnings and breaches due by now, and referrals awaiting
+  // triage. Blocking; for the background thread and for tests. Returns the
+  // number of referrals changed.
+  absl::StatusOr<int> SweepOnce();
+
+  WorklistHub& hub() { return hub_; }
+
+  grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* ctx,
+                                           const v1::SubmitReferralRequest* request,
+                                           v1::SubmitReferralResponse* response) override;
+  grpc::ServerUnaryReactor* GetReferral(grpc::CallbackServerContext* ctx,
+                                        const v1::GetReferralRequest* request,
+                                        v1::ReferralRecord* response) override;
+  grpc::ServerUnaryReactor* ListReferrals(grpc::CallbackServerContext* ctx,
+                                          const v1::ListReferralsRequest* request,
+                                          v1::ListReferralsResponse* response) override;
+  grpc::ServerUnaryReactor* TransitionReferral(grpc::CallbackServerContext* ctx,
+                                               const v1::TransitionReferralRequest* request,
+                                               v1::ReferralRecord* response) override;
+  grpc::ServerUnaryReactor* OverrideTriage(grpc::CallbackServerContext* ctx,
+                                           const v1::OverrideTriageRequest* request,
+                                           v1::ReferralRecord* response) override;
+  grpc::ServerUnaryReactor* ListReferralEvents(grpc::CallbackServerContext* ctx,
+                                               const v1::ListReferralEventsRequest* request,
+                                               v1::ListReferralEventsResponse* response) override;
+  grpc::ServerUnaryReactor* GetWorklist(grpc::CallbackServerContext* ctx,
+                                        const v1::GetWorklistRequest* request,
+                                        v1::GetWorklistResponse* response) override;
+  grpc::ServerWriteReactor<v1::WorklistUpdate>* WatchWorklist(
+      grpc::CallbackServerContext* ctx, const v1::WatchWorklistRequest* request) override;
+
+ private:
+  struct SubmitCall;
+  struct ChangeCall;
+  friend struct SubmitCall;
+  friend struct ChangeCall;
+
+  v1::TriageService::Stub* triage();
+  v1::DirectoryService::Stub* directory();
+  void Commit(storage::ReferralStore::Mutation mutation,
+              std::function<void(absl::Status)> done);
+  void SweepLoop();
+
+  storage::ReferralStore* const store_;
+  const ChannelProvider triage_channel_;
+  const ChannelProvider directory_channel_;
+  Clock* const clock_;
+  Metrics* const metrics_;
+  const Options options_;
+  WorklistHub hub_;
+
+  absl::Mutex stub_mu_;
+  std::unique_ptr<v1::TriageService::Stub> triage_stub_ ABSL_GUARDED_BY(stub_mu_);
+  std::unique_ptr<v1::DirectoryService::Stub> directory_stub_ ABSL_GUARDED_BY(stub_mu_);
+
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
+};
+
+}  // namespace frontdoor::referral
+
+#endif  // FRONTDOOR_SERVICES_REFERRAL_REFERRAL_SERVICE_H_
