@@ -9,24 +9,28 @@ rocksdb::IOStatus Injected(const char* what) {
   return rocksdb::IOStatus::IOError(what, "injected fault");
 }
 
-class FaultInjectionWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
+class FaultInjectionWritableFile final
+    : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   FaultInjectionWritableFile(std::unique_ptr<rocksdb::FSWritableFile> file,
                              FaultInjectionFileSystem* fs)
       : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
 
-  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+  rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                           const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailAppend()) return Injected("append");
     return FSWritableFileOwnerWrapper::Append(data, options, dbg);
   }
-  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+  rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                           const rocksdb::IOOptions& options,
                            const rocksdb::DataVerificationInfo& info,
                            rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailAppend()) return Injected("append");
     return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
   }
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                         rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailSync()) return Injected("sync");
     return FSWritableFileOwnerWrapper::Sync(options, dbg);
   }
@@ -35,7 +39,8 @@ class FaultInjectionWritableFile final : public rocksdb::FSWritableFileOwnerWrap
     if (fs_->ShouldFailSync()) return Injected("fsync");
     return FSWritableFileOwnerWrapper::Fsync(options, dbg);
   }
-  rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& options,
+  rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes,
+                              const rocksdb::IOOptions& options,
                               rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailSync()) return Injected("range sync");
     return FSWritableFileOwnerWrapper::RangeSync(offset, nbytes, options, dbg);
@@ -47,16 +52,19 @@ class FaultInjectionWritableFile final : public rocksdb::FSWritableFileOwnerWrap
 
 }  // namespace
 
-FaultInjectionFileSystem::FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base)
+FaultInjectionFileSystem::FaultInjectionFileSystem(
+    std::shared_ptr<rocksdb::FileSystem> base)
     : FileSystemWrapper(std::move(base)) {}
 
-void FaultInjectionFileSystem::Wrap(std::unique_ptr<rocksdb::FSWritableFile>* file) {
+void FaultInjectionFileSystem::Wrap(
+    std::unique_ptr<rocksdb::FSWritableFile>* file) {
   *file = std::make_unique<FaultInjectionWritableFile>(std::move(*file), this);
 }
 
 rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
     const std::string& fname, const rocksdb::FileOptions& options,
-    std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
+    std::unique_ptr<rocksdb::FSWritableFile>* result,
+    rocksdb::IODebugContext* dbg) {
   rocksdb::IOStatus s = target()->NewWritableFile(fname, options, result, dbg);
   if (s.ok()) Wrap(result);
   return s;
@@ -64,21 +72,27 @@ rocksdb::IOStatus FaultInjectionFileSystem::NewWritableFile(
 
 rocksdb::IOStatus FaultInjectionFileSystem::ReopenWritableFile(
     const std::string& fname, const rocksdb::FileOptions& options,
-    std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  rocksdb::IOStatus s = target()->ReopenWritableFile(fname, options, result, dbg);
+    std::unique_ptr<rocksdb::FSWritableFile>* result,
+    rocksdb::IODebugContext* dbg) {
+  rocksdb::IOStatus s =
+      target()->ReopenWritableFile(fname, options, result, dbg);
   if (s.ok()) Wrap(result);
   return s;
 }
 
 rocksdb::IOStatus FaultInjectionFileSystem::ReuseWritableFile(
-    const std::string& fname, const std::string& old_fname, const rocksdb::FileOptions& options,
-    std::unique_ptr<rocksdb::FSWritableFile>* result, rocksdb::IODebugContext* dbg) {
-  rocksdb::IOStatus s = target()->ReuseWritableFile(fname, old_fname, options, result, dbg);
+    const std::string& fname, const std::string& old_fname,
+    const rocksdb::FileOptions& options,
+    std::unique_ptr<rocksdb::FSWritableFile>* result,
+    rocksdb::IODebugContext* dbg) {
+  rocksdb::IOStatus s =
+      target()->ReuseWritableFile(fname, old_fname, options, result, dbg);
   if (s.ok()) Wrap(result);
   return s;
 }
 
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs) {
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    std::shared_ptr<FaultInjectionFileSystem> fs) {
   return rocksdb::NewCompositeEnv(std::move(fs));
 }
 

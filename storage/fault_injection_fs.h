@@ -20,27 +20,31 @@ namespace frontdoor::storage {
 // affected as well.
 class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit FaultInjectionFileSystem(
-      std::shared_ptr<rocksdb::FileSystem> base = rocksdb::FileSystem::Default());
+  explicit FaultInjectionFileSystem(std::shared_ptr<rocksdb::FileSystem> base =
+                                        rocksdb::FileSystem::Default());
 
-  const char* Name() const override { return "FrontdoorFaultInjectionFileSystem"; }
+  const char* Name() const override {
+    return "FrontdoorFaultInjectionFileSystem";
+  }
 
   void SetFailSyncs(bool fail) { fail_syncs_.store(fail); }
   void SetFailAppends(bool fail) { fail_appends_.store(fail); }
   // Number of operations failed so far.
   int injected() const { return injected_.load(); }
 
-  rocksdb::IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override;
-  rocksdb::IOStatus ReopenWritableFile(const std::string& fname,
-                                       const rocksdb::FileOptions& options,
-                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                       rocksdb::IODebugContext* dbg) override;
-  rocksdb::IOStatus ReuseWritableFile(const std::string& fname, const std::string& old_fname,
-                                      const rocksdb::FileOptions& options,
-                                      std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                      rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus NewWritableFile(
+      const std::string& fname, const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* result,
+      rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus ReopenWritableFile(
+      const std::string& fname, const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* result,
+      rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus ReuseWritableFile(
+      const std::string& fname, const std::string& old_fname,
+      const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* result,
+      rocksdb::IODebugContext* dbg) override;
 
   // Internal: consulted by the wrapped files.
   bool ShouldFailSync() { return Inject(fail_syncs_.load()); }
@@ -59,7 +63,8 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
 };
 
 // An Env whose files go through `fs` (which must outlive it).
-std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(std::shared_ptr<FaultInjectionFileSystem> fs);
+std::unique_ptr<rocksdb::Env> NewFaultInjectionEnv(
+    std::shared_ptr<FaultInjectionFileSystem> fs);
 
 }  // namespace frontdoor::storage
 

@@ -41,7 +41,8 @@ struct IdempotencyEntry {
 class Txn {
  public:
   virtual ~Txn() = default;
-  virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
+      const std::string& id) = 0;
   virtual absl::StatusOr<std::optional<IdempotencyEntry>> GetIdempotency(
       const std::string& request_id) = 0;
   // Referrals for `nhs_number` received at or after `since`, newest first.
@@ -56,7 +57,8 @@ class Txn {
   // appended earlier in the group); an existing event is never overwritten
   // (FAILED_PRECONDITION).
   virtual void AppendEvent(const v1::ReferralEvent& event) = 0;
-  virtual void PutIdempotency(const std::string& request_id, const IdempotencyEntry& entry) = 0;
+  virtual void PutIdempotency(const std::string& request_id,
+                              const IdempotencyEntry& entry) = 0;
   // Stores live capacity for `state.service().id()` (not empty), replacing
   // any earlier state. Lets DirectoryService write asynchronously.
   virtual void PutCapacity(const v1::ServiceState& state) = 0;
@@ -70,7 +72,7 @@ struct ReferralFilter {
   std::string nhs_number;
   std::optional<absl::Time> received_after;   // inclusive
   std::optional<absl::Time> received_before;  // exclusive
-  bool breached_only = false;                 // record.sla() == SLA_STATE_BREACHED
+  bool breached_only = false;  // record.sla() == SLA_STATE_BREACHED
 };
 
 template <typename T>
@@ -121,7 +123,8 @@ class ReferralStore {
   // INVALID_ARGUMENT for bad options; the RocksDB error (mapped to a
   // canonical code) if the database cannot be opened; FAILED_PRECONDITION if
   // it was written by a newer schema.
-  static absl::StatusOr<std::unique_ptr<ReferralStore>> Open(const Options& options);
+  static absl::StatusOr<std::unique_ptr<ReferralStore>> Open(
+      const Options& options);
 
   ReferralStore() = default;
   ReferralStore(const ReferralStore&) = delete;
@@ -148,32 +151,35 @@ class ReferralStore {
 
   // The current record, or nullopt. DATA_LOSS if the stored value does not
   // parse.
-  virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
+      const std::string& id) = 0;
   // The referral's events in sequence order (empty if none).
-  virtual absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(
+      const std::string& id) = 0;
 
   // The active referrals of a pathway (or, if `service_id` is not empty, of a
   // service), ordered by due time (no target last), after `position` ("" for
   // the start). Entries carry due_at; the caller computes seconds_to_breach.
   // INVALID_ARGUMENT if limit < 1 or `position` is not from this worklist.
-  virtual absl::StatusOr<Page<v1::WorklistEntry>> ScanWorklist(v1::Pathway pathway,
-                                                               const std::string& service_id,
-                                                               const std::string& position,
-                                                               int limit) = 0;
+  virtual absl::StatusOr<Page<v1::WorklistEntry>> ScanWorklist(
+      v1::Pathway pathway, const std::string& service_id,
+      const std::string& position, int limit) = 0;
   // Referrals matching `filter`, newest first. Uses the NHS number index when
   // filter.nhs_number is set, else the time index; other filters apply to
   // the loaded records. Examines at most `max_scan` index entries per call,
   // so a page may be short (even empty) with a next position.
   // INVALID_ARGUMENT if limit or max_scan < 1 or `position` does not belong
   // to the index the filter uses.
-  virtual absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(const ReferralFilter& filter,
-                                                                 const std::string& position,
-                                                                 int limit, int max_scan) = 0;
+  virtual absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(
+      const ReferralFilter& filter, const std::string& position, int limit,
+      int max_scan) = 0;
   // Ids of active referrals whose next SLA check (record.next_sla_check) is
   // at or before `now`, soonest first.
-  virtual absl::StatusOr<std::vector<std::string>> DueForSlaCheck(absl::Time now, int limit) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DueForSlaCheck(
+      absl::Time now, int limit) = 0;
   // Ids of referrals in AWAITING_TRIAGE, oldest first.
-  virtual absl::StatusOr<std::vector<std::string>> AwaitingTriage(int limit) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> AwaitingTriage(
+      int limit) = 0;
 
   // Live service capacity (DirectoryService). PutCapacity is a blocking
   // CommitAndWait of Txn::PutCapacity: from a gRPC callback use Commit.
@@ -201,7 +207,8 @@ class ReferralStore {
 
 // Restores the latest backup in `backup_dir` into `db_path` (which must not
 // hold an open database; files there are replaced).
-absl::Status RestoreReferralStore(const std::string& backup_dir, const std::string& db_path);
+absl::Status RestoreReferralStore(const std::string& backup_dir,
+                                  const std::string& db_path);
 
 }  // namespace frontdoor::storage
 

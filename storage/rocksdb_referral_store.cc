@@ -165,27 +165,34 @@ struct IndexEntry {
 
 // Every index entry of `r` except its row in referrals. Worklist values are
 // filled only when `with_values`.
-std::vector<IndexEntry> IndexEntries(const v1::ReferralRecord& r, bool with_values) {
+std::vector<IndexEntry> IndexEntries(const v1::ReferralRecord& r,
+                                     bool with_values) {
   std::vector<IndexEntry> out;
   const std::string& id = r.id();
   const uint64_t received = keys::Micros(r.received_at());
   const std::string& nhs = r.referral().patient().nhs_number();
   out.push_back({kByTime, keys::TimeKey(received, id), ""});
-  if (!nhs.empty()) out.push_back({kByNhs, keys::NhsKey(nhs, received, id), ""});
+  if (!nhs.empty())
+    out.push_back({kByNhs, keys::NhsKey(nhs, received, id), ""});
   if (r.status() == v1::REFERRAL_STATUS_AWAITING_TRIAGE) {
     out.push_back({kAwaiting, keys::AwaitingKey(received, id), ""});
   }
   if (IsActive(r.status())) {
     const uint64_t due = keys::DueSeconds(r);
-    std::string entry = with_values ? MakeWorklistEntry(r).SerializeAsString() : "";
-    out.push_back({kWorklist, keys::WorklistKey(keys::PathwayScope(r.pathway()), due, id), entry});
+    std::string entry =
+        with_values ? MakeWorklistEntry(r).SerializeAsString() : "";
+    out.push_back({kWorklist,
+                   keys::WorklistKey(keys::PathwayScope(r.pathway()), due, id),
+                   entry});
     if (!r.service().service_id().empty()) {
       out.push_back({kWorklist,
-                     keys::WorklistKey(keys::ServiceScope(r.service().service_id()), due, id),
+                     keys::WorklistKey(
+                         keys::ServiceScope(r.service().service_id()), due, id),
                      std::move(entry)});
     }
     if (r.has_next_sla_check()) {
-      out.push_back({kSla, keys::SlaKey(keys::Micros(r.next_sla_check()), id), ""});
+      out.push_back(
+          {kSla, keys::SlaKey(keys::Micros(r.next_sla_check()), id), ""});
     }
   }
   return out;
@@ -193,13 +200,15 @@ std::vector<IndexEntry> IndexEntries(const v1::ReferralRecord& r, bool with_valu
 
 absl::Status CheckKeyPart(absl::string_view value, absl::string_view what) {
   if (value.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " contains a NUL byte"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " contains a NUL byte"));
   }
   return absl::OkStatus();
 }
 
 // Pending writes: (column family, key) -> value, or nullopt for a deletion.
-using Overlay = std::map<std::pair<int, std::string>, std::optional<std::string>>;
+using Overlay =
+    std::map<std::pair<int, std::string>, std::optional<std::string>>;
 
 class TxnImpl final : public Txn {
  public:
@@ -207,34 +216,42 @@ class TxnImpl final : public Txn {
           const Overlay* group)
       : db_(db), cfs_(cfs), group_(group) {}
 
-  absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(const std::string& id) override {
-    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(kReferrals, id));
+  absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
+      const std::string& id) override {
+    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               Get(kReferrals, id));
     if (!value) return std::optional<v1::ReferralRecord>();
-    FRONTDOOR_ASSIGN_OR_RETURN(v1::ReferralRecord record,
-                               Parse<v1::ReferralRecord>(*value, "referral " + id));
+    FRONTDOOR_ASSIGN_OR_RETURN(
+        v1::ReferralRecord record,
+        Parse<v1::ReferralRecord>(*value, "referral " + id));
     return std::optional<v1::ReferralRecord>(std::move(record));
   }
 
   absl::StatusOr<std::optional<IdempotencyEntry>> GetIdempotency(
       const std::string& request_id) override {
-    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(kIdempotency, request_id));
+    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               Get(kIdempotency, request_id));
     if (!value) return std::optional<IdempotencyEntry>();
     IdempotencyEntry entry;
-    if (!keys::DecodeIdempotency(*value, &entry.payload_hash, &entry.referral_id)) {
+    if (!keys::DecodeIdempotency(*value, &entry.payload_hash,
+                                 &entry.referral_id)) {
       return absl::DataLossError("unparsable idempotency entry");
     }
     return std::optional<IdempotencyEntry>(std::move(entry));
   }
 
-  absl::StatusOr<std::vector<v1::ReferralRecord>> FindByNhsNumber(const std::string& nhs_number,
-                                                                  absl::Time since) override {
+  absl::StatusOr<std::vector<v1::ReferralRecord>> FindByNhsNumber(
+      const std::string& nhs_number, absl::Time since) override {
     std::vector<v1::ReferralRecord> out;
-    if (nhs_number.empty() || nhs_number.find('\0') != std::string::npos) return out;
+    if (nhs_number.empty() || nhs_number.find('\0') != std::string::npos)
+      return out;
     const std::string prefix = keys::NhsPrefix(nhs_number);
     const uint64_t inv_since = keys::kMaxU64 - keys::Micros(since);
-    std::string upper = inv_since == keys::kMaxU64 ? keys::PrefixEnd(prefix)
-                                                   : prefix + keys::U64(inv_since + 1);
-    FRONTDOOR_ASSIGN_OR_RETURN(std::vector<std::string> found, ScanKeys(kByNhs, prefix, upper));
+    std::string upper = inv_since == keys::kMaxU64
+                            ? keys::PrefixEnd(prefix)
+                            : prefix + keys::U64(inv_since + 1);
+    FRONTDOOR_ASSIGN_OR_RETURN(std::vector<std::string> found,
+                               ScanKeys(kByNhs, prefix, upper));
     for (const std::string& key : found) {
       if (key.size() < prefix.size() + 8) continue;
       FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> record,
@@ -248,7 +265,8 @@ class TxnImpl final : public Txn {
     if (!error_.ok()) return;
     absl::Status valid = Validate(record);
     if (!valid.ok()) return Fail(std::move(valid));
-    absl::StatusOr<std::optional<v1::ReferralRecord>> previous = GetReferral(record.id());
+    absl::StatusOr<std::optional<v1::ReferralRecord>> previous =
+        GetReferral(record.id());
     if (!previous.ok()) return Fail(previous.status());
 
     std::vector<IndexEntry> wanted = IndexEntries(record, /*with_values=*/true);
@@ -256,51 +274,60 @@ class TxnImpl final : public Txn {
       std::set<std::pair<int, std::string>> keep;
       for (const IndexEntry& e : wanted) keep.emplace(e.cf, e.key);
       for (IndexEntry& old : IndexEntries(**previous, /*with_values=*/false)) {
-        if (keep.count({old.cf, old.key}) == 0) Delete(old.cf, std::move(old.key));
+        if (keep.count({old.cf, old.key}) == 0)
+          Delete(old.cf, std::move(old.key));
       }
     } else {
-      absl::StatusOr<std::optional<std::string>> count = Get(kMeta, kReferralCountKey);
+      absl::StatusOr<std::optional<std::string>> count =
+          Get(kMeta, kReferralCountKey);
       if (!count.ok()) return Fail(count.status());
       uint64_t n = *count ? keys::ReadU64(**count, 0) : 0;
       Put(kMeta, kReferralCountKey, keys::U64(n + 1));
     }
-    for (IndexEntry& e : wanted) Put(e.cf, std::move(e.key), std::move(e.value));
+    for (IndexEntry& e : wanted)
+      Put(e.cf, std::move(e.key), std::move(e.value));
     Put(kReferrals, record.id(), record.SerializeAsString());
   }
 
   void AppendEvent(const v1::ReferralEvent& event) override {
     if (!error_.ok()) return;
     const std::string& id = event.referral_id();
-    if (id.empty()) return Fail(absl::InvalidArgumentError("event without referral_id"));
-    if (absl::Status s = CheckKeyPart(id, "referral_id"); !s.ok()) return Fail(std::move(s));
+    if (id.empty())
+      return Fail(absl::InvalidArgumentError("event without referral_id"));
+    if (absl::Status s = CheckKeyPart(id, "referral_id"); !s.ok())
+      return Fail(std::move(s));
     if (event.sequence() < 1) {
       return Fail(absl::InvalidArgumentError(
-          absl::StrCat("event sequence ", event.sequence(), " of ", id, " is not positive")));
+          absl::StrCat("event sequence ", event.sequence(), " of ", id,
+                       " is not positive")));
     }
     std::string key = keys::EventKey(id, event.sequence());
     absl::StatusOr<std::optional<std::string>> existing = Get(kEvents, key);
     if (!existing.ok()) return Fail(existing.status());
     if (*existing) {
-      return Fail(absl::FailedPreconditionError(
-          absl::StrCat("event ", event.sequence(), " of ", id, " already exists")));
+      return Fail(absl::FailedPreconditionError(absl::StrCat(
+          "event ", event.sequence(), " of ", id, " already exists")));
     }
     if (event.sequence() > 1) {
       absl::StatusOr<std::optional<std::string>> before =
           Get(kEvents, keys::EventKey(id, event.sequence() - 1));
       if (!before.ok()) return Fail(before.status());
       if (!*before) {
-        return Fail(absl::FailedPreconditionError(absl::StrCat(
-            "event ", event.sequence(), " of ", id, " is not the next: no event ",
-            event.sequence() - 1)));
+        return Fail(absl::FailedPreconditionError(
+            absl::StrCat("event ", event.sequence(), " of ", id,
+                         " is not the next: no event ", event.sequence() - 1)));
       }
     }
     Put(kEvents, std::move(key), event.SerializeAsString());
   }
 
-  void PutIdempotency(const std::string& request_id, const IdempotencyEntry& entry) override {
+  void PutIdempotency(const std::string& request_id,
+                      const IdempotencyEntry& entry) override {
     if (!error_.ok()) return;
-    if (request_id.empty()) return Fail(absl::InvalidArgumentError("empty request_id"));
-    Put(kIdempotency, request_id, keys::EncodeIdempotency(entry.payload_hash, entry.referral_id));
+    if (request_id.empty())
+      return Fail(absl::InvalidArgumentError("empty request_id"));
+    Put(kIdempotency, request_id,
+        keys::EncodeIdempotency(entry.payload_hash, entry.referral_id));
   }
 
   void PutCapacity(const v1::ServiceState& state) override {
@@ -330,16 +357,21 @@ class TxnImpl final : public Txn {
 
  private:
   static absl::Status Validate(const v1::ReferralRecord& r) {
-    if (r.id().empty()) return absl::InvalidArgumentError("referral record without id");
+    if (r.id().empty())
+      return absl::InvalidArgumentError("referral record without id");
     FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(r.id(), "referral id"));
     if (!r.has_received_at()) {
-      return absl::InvalidArgumentError(absl::StrCat("referral ", r.id(), " without received_at"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("referral ", r.id(), " without received_at"));
     }
     if (r.status() == v1::REFERRAL_STATUS_UNSPECIFIED) {
-      return absl::InvalidArgumentError(absl::StrCat("referral ", r.id(), " without status"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("referral ", r.id(), " without status"));
     }
-    FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(r.service().service_id(), "service id"));
-    FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(r.referral().patient().nhs_number(), "NHS number"));
+    FRONTDOOR_RETURN_IF_ERROR(
+        CheckKeyPart(r.service().service_id(), "service id"));
+    FRONTDOOR_RETURN_IF_ERROR(
+        CheckKeyPart(r.referral().patient().nhs_number(), "NHS number"));
     return absl::OkStatus();
   }
 
@@ -350,9 +382,12 @@ class TxnImpl final : public Txn {
   void Put(int cf, std::string key, std::string value) {
     layer_[{cf, std::move(key)}] = std::move(value);
   }
-  void Delete(int cf, std::string key) { layer_[{cf, std::move(key)}] = std::nullopt; }
+  void Delete(int cf, std::string key) {
+    layer_[{cf, std::move(key)}] = std::nullopt;
+  }
 
-  absl::StatusOr<std::optional<std::string>> Get(int cf, const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> Get(int cf,
+                                                 const std::string& key) {
     std::pair<int, std::string> k(cf, key);
     if (auto it = layer_.find(k); it != layer_.end()) return it->second;
     if (auto it = group_->find(k); it != group_->end()) return it->second;
@@ -365,18 +400,22 @@ class TxnImpl final : public Txn {
 
   // Keys of `cf` in [lower, upper) (upper "" = no bound), in order, as the
   // database plus the group's overlay plus this layer have them.
-  absl::StatusOr<std::vector<std::string>> ScanKeys(int cf, const std::string& lower,
+  absl::StatusOr<std::vector<std::string>> ScanKeys(int cf,
+                                                    const std::string& lower,
                                                     const std::string& upper) {
     std::set<std::string> found;
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper_slice(upper);
     if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[cf]));
-    for (it->Seek(lower); it->Valid(); it->Next()) found.insert(it->key().ToString());
+    for (it->Seek(lower); it->Valid(); it->Next())
+      found.insert(it->key().ToString());
     if (!it->status().ok()) return FromRocks(it->status(), "scan");
-    for (const Overlay* overlay : {group_, static_cast<const Overlay*>(&layer_)}) {
+    for (const Overlay* overlay :
+         {group_, static_cast<const Overlay*>(&layer_)}) {
       for (auto o = overlay->lower_bound({cf, lower});
-           o != overlay->end() && o->first.first == cf && (upper.empty() || o->first.second < upper);
+           o != overlay->end() && o->first.first == cf &&
+           (upper.empty() || o->first.second < upper);
            ++o) {
         if (o->second) {
           found.insert(o->first.second);
@@ -396,13 +435,20 @@ class TxnImpl final : public Txn {
 };
 
 bool Matches(const v1::ReferralRecord& r, const ReferralFilter& f) {
-  if (f.pathway != v1::PATHWAY_UNSPECIFIED && r.pathway() != f.pathway) return false;
-  if (!f.service_id.empty() && r.service().service_id() != f.service_id) return false;
-  if (f.status != v1::REFERRAL_STATUS_UNSPECIFIED && r.status() != f.status) return false;
-  if (!f.nhs_number.empty() && r.referral().patient().nhs_number() != f.nhs_number) return false;
+  if (f.pathway != v1::PATHWAY_UNSPECIFIED && r.pathway() != f.pathway)
+    return false;
+  if (!f.service_id.empty() && r.service().service_id() != f.service_id)
+    return false;
+  if (f.status != v1::REFERRAL_STATUS_UNSPECIFIED && r.status() != f.status)
+    return false;
+  if (!f.nhs_number.empty() &&
+      r.referral().patient().nhs_number() != f.nhs_number)
+    return false;
   const uint64_t received = keys::Micros(r.received_at());
-  if (f.received_after && received < keys::Micros(*f.received_after)) return false;
-  if (f.received_before && received >= keys::Micros(*f.received_before)) return false;
+  if (f.received_after && received < keys::Micros(*f.received_after))
+    return false;
+  if (f.received_before && received >= keys::Micros(*f.received_before))
+    return false;
   if (f.breached_only && r.sla() != v1::SLA_STATE_BREACHED) return false;
   return true;
 }
@@ -428,8 +474,8 @@ class RocksDbReferralStore final : public ReferralStore {
       } else if (closing_) {
         rejected = absl::UnavailableError("referral store is closed");
       } else if (queue_.size() >= static_cast<size_t>(options_.max_pending)) {
-        rejected = absl::ResourceExhaustedError(
-            absl::StrCat("referral store: ", queue_.size(), " writes already queued"));
+        rejected = absl::ResourceExhaustedError(absl::StrCat(
+            "referral store: ", queue_.size(), " writes already queued"));
       } else {
         queue_.push_back({std::move(mutation), std::move(done)});
         if (queue_.size() == 1) work_.Signal();
@@ -439,19 +485,23 @@ class RocksDbReferralStore final : public ReferralStore {
     if (done) done(std::move(rejected));
   }
 
-  absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(const std::string& id) override {
+  absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
+      const std::string& id) override {
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kReferrals], id, &value);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cfs_[kReferrals], id, &value);
     if (s.IsNotFound()) return std::optional<v1::ReferralRecord>();
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "read referral"));
-    FRONTDOOR_ASSIGN_OR_RETURN(v1::ReferralRecord record,
-                               Parse<v1::ReferralRecord>(value, "referral " + id));
+    FRONTDOOR_ASSIGN_OR_RETURN(
+        v1::ReferralRecord record,
+        Parse<v1::ReferralRecord>(value, "referral " + id));
     return std::optional<v1::ReferralRecord>(std::move(record));
   }
 
-  absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(const std::string& id) override {
+  absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(
+      const std::string& id) override {
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     std::vector<v1::ReferralEvent> out;
@@ -462,25 +512,28 @@ class RocksDbReferralStore final : public ReferralStore {
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kEvents]));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
-      FRONTDOOR_ASSIGN_OR_RETURN(v1::ReferralEvent event,
-                                 Parse<v1::ReferralEvent>(ToView(it->value()), "event"));
+      FRONTDOOR_ASSIGN_OR_RETURN(
+          v1::ReferralEvent event,
+          Parse<v1::ReferralEvent>(ToView(it->value()), "event"));
       out.push_back(std::move(event));
     }
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "list events"));
     return out;
   }
 
-  absl::StatusOr<Page<v1::WorklistEntry>> ScanWorklist(v1::Pathway pathway,
-                                                       const std::string& service_id,
-                                                       const std::string& position,
-                                                       int limit) override {
-    if (limit < 1) return absl::InvalidArgumentError("worklist limit must be at least 1");
+  absl::StatusOr<Page<v1::WorklistEntry>> ScanWorklist(
+      v1::Pathway pathway, const std::string& service_id,
+      const std::string& position, int limit) override {
+    if (limit < 1)
+      return absl::InvalidArgumentError("worklist limit must be at least 1");
     FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(service_id, "service id"));
-    const std::string scope =
-        service_id.empty() ? keys::PathwayScope(pathway) : keys::ServiceScope(service_id);
-    if (!position.empty() &&
-        (!absl::StartsWith(position, scope) || position.size() < scope.size() + 8)) {
-      return absl::InvalidArgumentError("worklist position is not from this worklist");
+    const std::string scope = service_id.empty()
+                                  ? keys::PathwayScope(pathway)
+                                  : keys::ServiceScope(service_id);
+    if (!position.empty() && (!absl::StartsWith(position, scope) ||
+                              position.size() < scope.size() + 8)) {
+      return absl::InvalidArgumentError(
+          "worklist position is not from this worklist");
     }
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
@@ -488,7 +541,8 @@ class RocksDbReferralStore final : public ReferralStore {
     rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[kWorklist]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(ro, cfs_[kWorklist]));
     Page<v1::WorklistEntry> page;
     SeekAfter(it.get(), scope, position);
     std::string last;
@@ -497,8 +551,9 @@ class RocksDbReferralStore final : public ReferralStore {
         page.next_position = last;
         break;
       }
-      FRONTDOOR_ASSIGN_OR_RETURN(v1::WorklistEntry entry,
-                                 Parse<v1::WorklistEntry>(ToView(it->value()), "worklist entry"));
+      FRONTDOOR_ASSIGN_OR_RETURN(
+          v1::WorklistEntry entry,
+          Parse<v1::WorklistEntry>(ToView(it->value()), "worklist entry"));
       page.items.push_back(std::move(entry));
       last = it->key().ToString();
     }
@@ -506,18 +561,21 @@ class RocksDbReferralStore final : public ReferralStore {
     return page;
   }
 
-  absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(const ReferralFilter& filter,
-                                                         const std::string& position, int limit,
-                                                         int max_scan) override {
+  absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(
+      const ReferralFilter& filter, const std::string& position, int limit,
+      int max_scan) override {
     if (limit < 1 || max_scan < 1) {
-      return absl::InvalidArgumentError("list limit and max_scan must be at least 1");
+      return absl::InvalidArgumentError(
+          "list limit and max_scan must be at least 1");
     }
     FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(filter.nhs_number, "NHS number"));
     const bool by_nhs = !filter.nhs_number.empty();
-    const std::string prefix = by_nhs ? keys::NhsPrefix(filter.nhs_number) : std::string();
-    if (!position.empty() &&
-        (!absl::StartsWith(position, prefix) || position.size() < prefix.size() + 8)) {
-      return absl::InvalidArgumentError("list position does not belong to this query");
+    const std::string prefix =
+        by_nhs ? keys::NhsPrefix(filter.nhs_number) : std::string();
+    if (!position.empty() && (!absl::StartsWith(position, prefix) ||
+                              position.size() < prefix.size() + 8)) {
+      return absl::InvalidArgumentError(
+          "list position does not belong to this query");
     }
     Page<v1::ReferralRecord> page;
     // Keys hold UINT64_MAX - received micros: the wanted times are the
@@ -529,11 +587,13 @@ class RocksDbReferralStore final : public ReferralStore {
       if (before == 0) return page;  // nothing is received before the epoch
       inv_lo = keys::kMaxU64 - (before - 1);
     }
-    if (filter.received_after) inv_hi = keys::kMaxU64 - keys::Micros(*filter.received_after);
+    if (filter.received_after)
+      inv_hi = keys::kMaxU64 - keys::Micros(*filter.received_after);
     if (inv_lo > inv_hi) return page;
     const std::string lower = prefix + keys::U64(inv_lo);
-    const std::string upper =
-        inv_hi == keys::kMaxU64 ? keys::PrefixEnd(prefix) : prefix + keys::U64(inv_hi + 1);
+    const std::string upper = inv_hi == keys::kMaxU64
+                                  ? keys::PrefixEnd(prefix)
+                                  : prefix + keys::U64(inv_hi + 1);
 
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
@@ -542,7 +602,8 @@ class RocksDbReferralStore final : public ReferralStore {
     ro.snapshot = snapshot.snapshot();
     rocksdb::Slice upper_slice(upper);
     if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[by_nhs ? kByNhs : kByTime]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(ro, cfs_[by_nhs ? kByNhs : kByTime]));
     rocksdb::ReadOptions get_options;
     get_options.snapshot = snapshot.snapshot();
 
@@ -555,7 +616,8 @@ class RocksDbReferralStore final : public ReferralStore {
     int examined = 0;
     std::string value;
     for (; it->Valid(); it->Next()) {
-      if (page.items.size() == static_cast<size_t>(limit) || examined == max_scan) {
+      if (page.items.size() == static_cast<size_t>(limit) ||
+          examined == max_scan) {
         page.next_position = last;
         break;
       }
@@ -563,17 +625,20 @@ class RocksDbReferralStore final : public ReferralStore {
       last = it->key().ToString();
       const std::string id = last.substr(prefix.size() + 8);
       rocksdb::Status s = db_->Get(get_options, cfs_[kReferrals], id, &value);
-      if (s.IsNotFound()) continue;  // cannot happen: indexes change with their record
+      if (s.IsNotFound())
+        continue;  // cannot happen: indexes change with their record
       FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "read referral"));
-      FRONTDOOR_ASSIGN_OR_RETURN(v1::ReferralRecord record,
-                                 Parse<v1::ReferralRecord>(value, "referral " + id));
+      FRONTDOOR_ASSIGN_OR_RETURN(
+          v1::ReferralRecord record,
+          Parse<v1::ReferralRecord>(value, "referral " + id));
       if (Matches(record, filter)) page.items.push_back(std::move(record));
     }
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "list referrals"));
     return page;
   }
 
-  absl::StatusOr<std::vector<std::string>> DueForSlaCheck(absl::Time now, int limit) override {
+  absl::StatusOr<std::vector<std::string>> DueForSlaCheck(absl::Time now,
+                                                          int limit) override {
     const std::string upper = keys::U64(keys::Micros(now) + 1);
     return ScanIds(kSla, upper, limit);
   }
@@ -596,8 +661,9 @@ class RocksDbReferralStore final : public ReferralStore {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCapacity]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      FRONTDOOR_ASSIGN_OR_RETURN(v1::ServiceState state,
-                                 Parse<v1::ServiceState>(ToView(it->value()), "service state"));
+      FRONTDOOR_ASSIGN_OR_RETURN(
+          v1::ServiceState state,
+          Parse<v1::ServiceState>(ToView(it->value()), "service state"));
       out.push_back(std::move(state));
     }
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "list capacity"));
@@ -608,20 +674,22 @@ class RocksDbReferralStore final : public ReferralStore {
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], kReferralCountKey, &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kMeta],
+                                 kReferralCountKey, &value);
     if (s.IsNotFound()) return 0;
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "read referral count"));
     return static_cast<int64_t>(keys::ReadU64(value, 0));
   }
 
   absl::Status Backup(const std::string& dir) override {
-    if (dir.empty()) return absl::InvalidArgumentError("empty backup directory");
+    if (dir.empty())
+      return absl::InvalidArgumentError("empty backup directory");
     absl::MutexLock backup_lock(&backup_mu_);
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     rocksdb::BackupEngine* raw = nullptr;
-    rocksdb::IOStatus s =
-        rocksdb::BackupEngine::Open(rocksdb::Env::Default(), rocksdb::BackupEngineOptions(dir), &raw);
+    rocksdb::IOStatus s = rocksdb::BackupEngine::Open(
+        rocksdb::Env::Default(), rocksdb::BackupEngineOptions(dir), &raw);
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "open backup engine"));
     std::unique_ptr<rocksdb::BackupEngine> engine(raw);
     // Flushing first keeps the WAL in the backup short; RocksDB still copies
@@ -631,7 +699,9 @@ class RocksDbReferralStore final : public ReferralStore {
     return FromRocks(s, "backup");
   }
 
-  bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
+  bool healthy() const override {
+    return healthy_.load(std::memory_order_acquire);
+  }
 
   absl::Status failure() const override {
     absl::MutexLock lock(&mu_);
@@ -695,8 +765,11 @@ class RocksDbReferralStore final : public ReferralStore {
 
   // Ids from the first `limit` keys of `cf` below `upper` ("" = no bound);
   // the keys are an 8-byte number then the id.
-  absl::StatusOr<std::vector<std::string>> ScanIds(Cf cf, const std::string& upper, int limit) {
-    if (limit < 1) return absl::InvalidArgumentError("limit must be at least 1");
+  absl::StatusOr<std::vector<std::string>> ScanIds(Cf cf,
+                                                   const std::string& upper,
+                                                   int limit) {
+    if (limit < 1)
+      return absl::InvalidArgumentError("limit must be at least 1");
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     rocksdb::ReadOptions ro;
@@ -704,7 +777,8 @@ class RocksDbReferralStore final : public ReferralStore {
     if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[cf]));
     std::vector<std::string> out;
-    for (it->SeekToFirst(); it->Valid() && out.size() < static_cast<size_t>(limit); it->Next()) {
+    for (it->SeekToFirst();
+         it->Valid() && out.size() < static_cast<size_t>(limit); it->Next()) {
       out.emplace_back(keys::IdAfterU64(ToView(it->key())));
     }
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "scan"));
@@ -718,7 +792,8 @@ class RocksDbReferralStore final : public ReferralStore {
         absl::MutexLock lock(&mu_);
         while (queue_.empty() && !closing_) work_.Wait(&mu_);
         if (queue_.empty()) return;  // closing, and everything queued is done
-        const size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_group));
+        const size_t n =
+            std::min(queue_.size(), static_cast<size_t>(options_.max_group));
         for (size_t i = 0; i < n; ++i) {
           group.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -770,7 +845,8 @@ class RocksDbReferralStore final : public ReferralStore {
     absl::MutexLock lock(&mu_);
     if (failure_.ok()) {
       failure_ = absl::UnavailableError(
-          absl::StrCat("referral store failed, writes refused until restart: ", cause.message()));
+          absl::StrCat("referral store failed, writes refused until restart: ",
+                       cause.message()));
       healthy_.store(false, std::memory_order_release);
     }
     return failure_;
@@ -791,7 +867,8 @@ class RocksDbReferralStore final : public ReferralStore {
 
   // Protected by mu_: the queue and the failure latch.
   mutable absl::Mutex mu_;
-  absl::CondVar work_;  // signalled when the queue becomes non-empty or on close
+  absl::CondVar
+      work_;  // signalled when the queue becomes non-empty or on close
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
@@ -807,7 +884,8 @@ class RocksDbReferralStore final : public ReferralStore {
   std::thread writer_;
 };
 
-rocksdb::ColumnFamilyOptions ColumnFamilyOptionsFor(Cf cf, const std::shared_ptr<rocksdb::Cache>& cache) {
+rocksdb::ColumnFamilyOptions ColumnFamilyOptionsFor(
+    Cf cf, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions o;
   o.compression = rocksdb::kLZ4Compression;
   o.write_buffer_size = kWriteBufferBytes;
@@ -841,10 +919,13 @@ absl::Status ReferralStore::CommitAndWait(Mutation mutation) {
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(const Options& options) {
-  if (options.path.empty()) return absl::InvalidArgumentError("referral store: empty path");
+absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(
+    const Options& options) {
+  if (options.path.empty())
+    return absl::InvalidArgumentError("referral store: empty path");
   if (options.max_pending < 1 || options.max_group < 1) {
-    return absl::InvalidArgumentError("referral store: max_pending and max_group must be >= 1");
+    return absl::InvalidArgumentError(
+        "referral store: max_pending and max_group must be >= 1");
   }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -855,40 +936,50 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(const Options
   db_options.db_write_buffer_size = kTotalWriteBuffers;
   db_options.max_total_wal_size = kMaxTotalWalBytes;
   db_options.keep_log_file_num = 5;
-  db_options.skip_stats_update_on_db_open = true;  // no reading every table at Open
+  db_options.skip_stats_update_on_db_open =
+      true;  // no reading every table at Open
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  db_options.manual_wal_flush = false;  // the WAL reaches the OS before Write() returns
+  db_options.manual_wal_flush =
+      false;  // the WAL reaches the OS before Write() returns
   db_options.paranoid_checks = true;
 
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                           rocksdb::ColumnFamilyOptions());
   for (int cf = 0; cf < kNumCfs; ++cf) {
-    descriptors.emplace_back(kCfNames[cf], ColumnFamilyOptionsFor(static_cast<Cf>(cf), cache));
+    descriptors.emplace_back(
+        kCfNames[cf], ColumnFamilyOptionsFor(static_cast<Cf>(cf), cache));
   }
   // The default column family is unused; keep its memtable small.
   descriptors[0].options.write_buffer_size = 1 << 20;
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
   FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "open " + options.path));
   std::unique_ptr<rocksdb::DB> db(raw);
 
   auto close_handles = [&] {
-    for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   };
   std::string version;
-  s = db->Get(rocksdb::ReadOptions(), handles[1 + kMeta], kSchemaVersionKey, &version);
+  s = db->Get(rocksdb::ReadOptions(), handles[1 + kMeta], kSchemaVersionKey,
+              &version);
   if (s.IsNotFound()) {
     rocksdb::WriteOptions w;
     w.sync = true;
-    s = db->Put(w, handles[1 + kMeta], kSchemaVersionKey, keys::U64(kSchemaVersion));
+    s = db->Put(w, handles[1 + kMeta], kSchemaVersionKey,
+                keys::U64(kSchemaVersion));
   } else if (s.ok() && keys::ReadU64(version, 0) > kSchemaVersion) {
     close_handles();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "referral store at ", options.path, " has schema version ", keys::ReadU64(version, 0),
-        ", newer than this binary's ", kSchemaVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat("referral store at ", options.path, " has schema version ",
+                     keys::ReadU64(version, 0), ", newer than this binary's ",
+                     kSchemaVersion));
   }
   if (!s.ok()) {
     close_handles();
@@ -898,7 +989,8 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(const Options
       new RocksDbReferralStore(options, std::move(db), std::move(handles)));
 }
 
-absl::Status RestoreReferralStore(const std::string& backup_dir, const std::string& db_path) {
+absl::Status RestoreReferralStore(const std::string& backup_dir,
+                                  const std::string& db_path) {
   rocksdb::BackupEngineReadOnly* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
       rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_dir), &raw);

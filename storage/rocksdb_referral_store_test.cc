@@ -69,15 +69,19 @@ class ReferralStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<ReferralStore> OpenStore(ReferralStore::Options options) {
-    absl::StatusOr<std::unique_ptr<ReferralStore>> store = ReferralStore::Open(options);
+    absl::StatusOr<std::unique_ptr<ReferralStore>> store =
+        ReferralStore::Open(options);
     EXPECT_THAT(store, IsOk());
     return store.ok() ? *std::move(store) : nullptr;
   }
-  std::unique_ptr<ReferralStore> OpenStore() { return OpenStore(DefaultOptions()); }
+  std::unique_ptr<ReferralStore> OpenStore() {
+    return OpenStore(DefaultOptions());
+  }
 
   std::vector<std::string> Worklist(ReferralStore& store, v1::Pathway pathway,
                                     const std::string& service_id = "") {
-    absl::StatusOr<Page<v1::WorklistEntry>> page = store.ScanWorklist(pathway, service_id, "", 1000);
+    absl::StatusOr<Page<v1::WorklistEntry>> page =
+        store.ScanWorklist(pathway, service_id, "", 1000);
     EXPECT_THAT(page, IsOk());
     return page.ok() ? Ids(page->items) : std::vector<std::string>{};
   }
@@ -88,10 +92,12 @@ class ReferralStoreTest : public ::testing::Test {
 TEST_F(ReferralStoreTest, PutThenGet) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  v1::ReferralRecord record = MakeRecord({.id = "R1", .nhs_number = "9990000018"});
+  v1::ReferralRecord record =
+      MakeRecord({.id = "R1", .nhs_number = "9990000018"});
   ASSERT_THAT(PutRecord(*store, record), IsOk());
 
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::optional<v1::ReferralRecord> got, store->GetReferral("R1"));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::optional<v1::ReferralRecord> got,
+                                 store->GetReferral("R1"));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->SerializeAsString(), record.SerializeAsString());
   FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::optional<v1::ReferralRecord> missing,
@@ -105,18 +111,24 @@ TEST_F(ReferralStoreTest, PutThenGet) {
 TEST_F(ReferralStoreTest, RejectsInvalidRecords) {
   auto store = OpenStore();
   v1::ReferralRecord no_id = MakeRecord({.id = ""});
-  EXPECT_THAT(PutRecord(*store, no_id), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PutRecord(*store, no_id),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   v1::ReferralRecord no_time = MakeRecord({.id = "R1"});
   no_time.clear_received_at();
-  EXPECT_THAT(PutRecord(*store, no_time),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("received_at")));
+  EXPECT_THAT(
+      PutRecord(*store, no_time),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("received_at")));
   v1::ReferralRecord nul = MakeRecord({.id = std::string("R\0X", 3)});
-  EXPECT_THAT(PutRecord(*store, nul), StatusIs(absl::StatusCode::kInvalidArgument));
-  v1::ReferralRecord nul_service = MakeRecord({.id = "R2", .service_id = std::string("s\0", 2)});
-  EXPECT_THAT(PutRecord(*store, nul_service), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PutRecord(*store, nul),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  v1::ReferralRecord nul_service =
+      MakeRecord({.id = "R2", .service_id = std::string("s\0", 2)});
+  EXPECT_THAT(PutRecord(*store, nul_service),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   v1::ReferralRecord no_status = MakeRecord({.id = "R3"});
   no_status.set_status(v1::REFERRAL_STATUS_UNSPECIFIED);
-  EXPECT_THAT(PutRecord(*store, no_status), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PutRecord(*store, no_status),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(0));
   EXPECT_TRUE(store->healthy());
 }
@@ -145,7 +157,8 @@ TEST_F(ReferralStoreTest, EventsComeBackInSequenceOrder) {
     return absl::OkStatus();
   }),
               IsOk());
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ReferralEvent> events, store->ListEvents("R1"));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ReferralEvent> events,
+                                 store->ListEvents("R1"));
   ASSERT_EQ(events.size(), 300u);
   for (int i = 0; i < 300; ++i) EXPECT_EQ(events[i].sequence(), i + 1);
   EXPECT_EQ(events[299].reason(), "event 300");
@@ -167,7 +180,8 @@ TEST_F(ReferralStoreTest, EventsMustBeAppendedInOrderAndNeverOverwritten) {
   EXPECT_THAT(append(2), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(append(0), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(append(1), IsOk());
-  EXPECT_THAT(append(1), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("exists")));
+  EXPECT_THAT(append(1), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  HasSubstr("exists")));
   EXPECT_THAT(append(3), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(append(2), IsOk());
   EXPECT_THAT(store->ListEvents("R1"), IsOkAndHolds(::testing::SizeIs(2)));
@@ -176,17 +190,26 @@ TEST_F(ReferralStoreTest, EventsMustBeAppendedInOrderAndNeverOverwritten) {
 TEST_F(ReferralStoreTest, WorklistIsOrderedByDueTimeWithNoTargetLast) {
   auto store = OpenStore();
   const v1::Pathway ucr = v1::PATHWAY_UCR;
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "LATE", .pathway = ucr, .due = kT0 + absl::Hours(4)})),
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "LATE",
+                                            .pathway = ucr,
+                                            .due = kT0 + absl::Hours(4)})),
               IsOk());
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "NONE", .pathway = ucr})), IsOk());
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "SOON", .pathway = ucr, .due = kT0 + absl::Minutes(30)})),
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "NONE", .pathway = ucr})),
               IsOk());
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "MID", .pathway = ucr, .due = kT0 + absl::Hours(2)})),
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "SOON",
+                                            .pathway = ucr,
+                                            .due = kT0 + absl::Minutes(30)})),
               IsOk());
-  ASSERT_THAT(
-      PutRecord(*store, MakeRecord({.id = "OTHER", .pathway = v1::PATHWAY_ACUTE, .due = kT0})),
-      IsOk());
-  EXPECT_THAT(Worklist(*store, ucr), ElementsAre("SOON", "MID", "LATE", "NONE"));
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "MID",
+                                            .pathway = ucr,
+                                            .due = kT0 + absl::Hours(2)})),
+              IsOk());
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "OTHER",
+                                            .pathway = v1::PATHWAY_ACUTE,
+                                            .due = kT0})),
+              IsOk());
+  EXPECT_THAT(Worklist(*store, ucr),
+              ElementsAre("SOON", "MID", "LATE", "NONE"));
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_ACUTE), ElementsAre("OTHER"));
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_MATERNITY), IsEmpty());
 
@@ -195,7 +218,8 @@ TEST_F(ReferralStoreTest, WorklistIsOrderedByDueTimeWithNoTargetLast) {
                                  store->ScanWorklist(ucr, "", "", 1));
   ASSERT_EQ(page.items.size(), 1u);
   EXPECT_EQ(page.items[0].id(), "SOON");
-  EXPECT_EQ(page.items[0].due_at().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(30)));
+  EXPECT_EQ(page.items[0].due_at().seconds(),
+            absl::ToUnixSeconds(kT0 + absl::Minutes(30)));
   EXPECT_EQ(page.items[0].status(), v1::REFERRAL_STATUS_TRIAGED);
   EXPECT_EQ(page.items[0].urgency(), v1::URGENCY_WITHIN_2H);
   EXPECT_EQ(page.items[0].version(), 1);
@@ -208,14 +232,17 @@ TEST_F(ReferralStoreTest, WorklistPagesByPosition) {
   for (int i = 0; i < 25; ++i) {
     std::string id = absl::StrCat("R", 100 + i);
     want.push_back(id);
-    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = id, .due = kT0 + absl::Minutes(i)})), IsOk());
+    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = id,
+                                              .due = kT0 + absl::Minutes(i)})),
+                IsOk());
   }
   std::vector<std::string> got;
   std::string position;
   int pages = 0;
   do {
-    FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::WorklistEntry> page,
-                                   store->ScanWorklist(v1::PATHWAY_UCR, "", position, 10));
+    FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+        Page<v1::WorklistEntry> page,
+        store->ScanWorklist(v1::PATHWAY_UCR, "", position, 10));
     for (const auto& e : page.items) got.push_back(e.id());
     position = page.next_position;
     ++pages;
@@ -224,16 +251,19 @@ TEST_F(ReferralStoreTest, WorklistPagesByPosition) {
   EXPECT_EQ(pages, 3);
 
   // A page that ends exactly at the end has no next position.
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::WorklistEntry> all,
-                                 store->ScanWorklist(v1::PATHWAY_UCR, "", "", 25));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      Page<v1::WorklistEntry> all,
+      store->ScanWorklist(v1::PATHWAY_UCR, "", "", 25));
   EXPECT_EQ(all.items.size(), 25u);
   EXPECT_EQ(all.next_position, "");
 
   // A position from another worklist is refused.
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::WorklistEntry> first,
-                                 store->ScanWorklist(v1::PATHWAY_UCR, "", "", 1));
-  EXPECT_THAT(store->ScanWorklist(v1::PATHWAY_ACUTE, "", first.next_position, 10),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      Page<v1::WorklistEntry> first,
+      store->ScanWorklist(v1::PATHWAY_UCR, "", "", 1));
+  EXPECT_THAT(
+      store->ScanWorklist(v1::PATHWAY_ACUTE, "", first.next_position, 10),
+      StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(store->ScanWorklist(v1::PATHWAY_UCR, "", "", 0),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -260,15 +290,17 @@ TEST_F(ReferralStoreTest, IndexesFollowStatusPathwayAndServiceChanges) {
   ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_CLINICAL_REVIEW), IsEmpty());
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), ElementsAre("R1"));
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S1"), ElementsAre("R1"));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S1"),
+              ElementsAre("R1"));
   EXPECT_THAT(store->AwaitingTriage(10), IsOkAndHolds(IsEmpty()));
 
   // The worklist entry is rewritten with the record (version, due time).
   spec.due = kT0 + absl::Minutes(10);
   spec.version = 3;
   ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::WorklistEntry> page,
-                                 store->ScanWorklist(v1::PATHWAY_UCR, "", "", 10));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      Page<v1::WorklistEntry> page,
+      store->ScanWorklist(v1::PATHWAY_UCR, "", "", 10));
   ASSERT_EQ(page.items.size(), 1u);  // the old due-time key is gone
   EXPECT_EQ(page.items[0].version(), 3);
 
@@ -278,12 +310,14 @@ TEST_F(ReferralStoreTest, IndexesFollowStatusPathwayAndServiceChanges) {
   spec.version = 4;
   ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S1"), IsEmpty());
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S2"), ElementsAre("R1"));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S2"),
+              ElementsAre("R1"));
   // The SLA check moved with the record.
   spec.next_sla_check = kT0 + absl::Hours(3);
   spec.version = 5;
   ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
-  EXPECT_THAT(store->DueForSlaCheck(kT0 + absl::Hours(1), 10), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(store->DueForSlaCheck(kT0 + absl::Hours(1), 10),
+              IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(store->DueForSlaCheck(kT0 + absl::Hours(3), 10),
               IsOkAndHolds(ElementsAre("R1")));
 
@@ -293,7 +327,8 @@ TEST_F(ReferralStoreTest, IndexesFollowStatusPathwayAndServiceChanges) {
   ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), IsEmpty());
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S2"), IsEmpty());
-  EXPECT_THAT(store->DueForSlaCheck(absl::InfiniteFuture(), 10), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(store->DueForSlaCheck(absl::InfiniteFuture(), 10),
+              IsOkAndHolds(IsEmpty()));
   FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> listed,
                                  store->ListReferrals({}, "", 10, 100));
   EXPECT_THAT(Ids(listed.items), ElementsAre("R1"));
@@ -304,7 +339,8 @@ TEST_F(ReferralStoreTest, EveryActiveStatusIsOnTheWorklistAndNoTerminalOne) {
   auto store = OpenStore();
   const v1::ReferralStatus active[] = {
       v1::REFERRAL_STATUS_RECEIVED, v1::REFERRAL_STATUS_AWAITING_TRIAGE,
-      v1::REFERRAL_STATUS_TRIAGED, v1::REFERRAL_STATUS_ACCEPTED, v1::REFERRAL_STATUS_REDIRECTED};
+      v1::REFERRAL_STATUS_TRIAGED, v1::REFERRAL_STATUS_ACCEPTED,
+      v1::REFERRAL_STATUS_REDIRECTED};
   const v1::ReferralStatus terminal[] = {
       v1::REFERRAL_STATUS_REJECTED, v1::REFERRAL_STATUS_RETURNED_WITH_ADVICE,
       v1::REFERRAL_STATUS_CLOSED, v1::REFERRAL_STATUS_CANCELLED};
@@ -312,16 +348,23 @@ TEST_F(ReferralStoreTest, EveryActiveStatusIsOnTheWorklistAndNoTerminalOne) {
   for (v1::ReferralStatus s : active) {
     std::string id = absl::StrCat("A", static_cast<int>(s));
     want.push_back(id);
-    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = id, .status = s, .service_id = "S"})), IsOk());
+    ASSERT_THAT(
+        PutRecord(*store,
+                  MakeRecord({.id = id, .status = s, .service_id = "S"})),
+        IsOk());
   }
   for (v1::ReferralStatus s : terminal) {
-    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = absl::StrCat("T", static_cast<int>(s)),
-                                              .status = s,
-                                              .service_id = "S"})),
-                IsOk());
+    ASSERT_THAT(
+        PutRecord(*store,
+                  MakeRecord({.id = absl::StrCat("T", static_cast<int>(s)),
+                              .status = s,
+                              .service_id = "S"})),
+        IsOk());
   }
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), UnorderedElementsAreArray(want));
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S"), UnorderedElementsAreArray(want));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR),
+              UnorderedElementsAreArray(want));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S"),
+              UnorderedElementsAreArray(want));
 }
 
 TEST_F(ReferralStoreTest, MissingDataReviewComesFromTheDecision) {
@@ -329,15 +372,17 @@ TEST_F(ReferralStoreTest, MissingDataReviewComesFromTheDecision) {
   v1::ReferralRecord r = MakeRecord({.id = "R1"});
   r.mutable_decision()->add_could_escalate()->set_row("sepsis/3");
   ASSERT_THAT(PutRecord(*store, r), IsOk());
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::WorklistEntry> page,
-                                 store->ScanWorklist(v1::PATHWAY_UCR, "", "", 10));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      Page<v1::WorklistEntry> page,
+      store->ScanWorklist(v1::PATHWAY_UCR, "", "", 10));
   ASSERT_EQ(page.items.size(), 1u);
   EXPECT_TRUE(page.items[0].missing_data_review());
 }
 
 TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
   auto store = OpenStore();
-  // 30 referrals a minute apart; every third for one patient, odd ones on ACUTE.
+  // 30 referrals a minute apart; every third for one patient, odd ones on
+  // ACUTE.
   for (int i = 0; i < 30; ++i) {
     RecordSpec spec{.id = absl::StrCat("R", 100 + i),
                     .pathway = i % 2 ? v1::PATHWAY_ACUTE : v1::PATHWAY_UCR,
@@ -345,7 +390,8 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
                     .received = kT0 + absl::Minutes(i)};
     ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
   }
-  auto list_all = [&](const ReferralFilter& filter, int limit, int max_scan, int* calls) {
+  auto list_all = [&](const ReferralFilter& filter, int limit, int max_scan,
+                      int* calls) {
     std::vector<std::string> ids;
     std::string position;
     *calls = 0;
@@ -371,8 +417,8 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
   ReferralFilter patient;
   patient.nhs_number = "9990000018";
   std::vector<std::string> for_patient = list_all(patient, 3, 1000, &calls);
-  EXPECT_THAT(for_patient, ElementsAre("R127", "R124", "R121", "R118", "R115", "R112", "R109",
-                                       "R106", "R103", "R100"));
+  EXPECT_THAT(for_patient, ElementsAre("R127", "R124", "R121", "R118", "R115",
+                                       "R112", "R109", "R106", "R103", "R100"));
 
   // Time window: [T0+10m, T0+20m).
   ReferralFilter window;
@@ -387,7 +433,8 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
   ReferralFilter combined = window;
   combined.nhs_number = "9990000018";
   combined.pathway = v1::PATHWAY_UCR;
-  EXPECT_THAT(list_all(combined, 100, 1000, &calls), ElementsAre("R118", "R112"));
+  EXPECT_THAT(list_all(combined, 100, 1000, &calls),
+              ElementsAre("R118", "R112"));
 
   // max_scan bounds the work per call: pages may be short but nothing is lost.
   ReferralFilter acute;
@@ -401,7 +448,8 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
   EXPECT_EQ(calls, 8);
 
   // Breached only.
-  v1::ReferralRecord breached = MakeRecord({.id = "B1", .received = kT0 - absl::Hours(1)});
+  v1::ReferralRecord breached =
+      MakeRecord({.id = "B1", .received = kT0 - absl::Hours(1)});
   breached.set_sla(v1::SLA_STATE_BREACHED);
   ASSERT_THAT(PutRecord(*store, breached), IsOk());
   ReferralFilter only_breached;
@@ -409,20 +457,24 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
   EXPECT_THAT(list_all(only_breached, 10, 1000, &calls), ElementsAre("B1"));
 
   // A position from the time index does not fit the NHS number index.
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> first, store->ListReferrals({}, "", 1, 10));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> first,
+                                 store->ListReferrals({}, "", 1, 10));
   EXPECT_THAT(store->ListReferrals(patient, first.next_position, 1, 10),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(store->ListReferrals({}, "", 0, 10), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->ListReferrals({}, "", 0, 10),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ReferralStoreTest, IdempotencyEntriesRoundTrip) {
   auto store = OpenStore();
   const std::string hash(32, '\xab');
   ASSERT_THAT(store->CommitAndWait([&](Txn& txn) -> absl::Status {
-    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<IdempotencyEntry> before, txn.GetIdempotency("req-1"));
+    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<IdempotencyEntry> before,
+                               txn.GetIdempotency("req-1"));
     EXPECT_FALSE(before.has_value());
     txn.PutIdempotency("req-1", {hash, "R1"});
-    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<IdempotencyEntry> after, txn.GetIdempotency("req-1"));
+    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<IdempotencyEntry> after,
+                               txn.GetIdempotency("req-1"));
     EXPECT_TRUE(after.has_value());
     return absl::OkStatus();
   }),
@@ -440,20 +492,27 @@ TEST_F(ReferralStoreTest, IdempotencyEntriesRoundTrip) {
 
 TEST_F(ReferralStoreTest, FindByNhsNumberSeesTheGroupAndTheWindow) {
   auto store = OpenStore();
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "OLD", .nhs_number = "9990000018",
-                                            .received = kT0 - absl::Hours(30)})),
-              IsOk());
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "R1", .nhs_number = "9990000018",
+  ASSERT_THAT(
+      PutRecord(*store, MakeRecord({.id = "OLD",
+                                    .nhs_number = "9990000018",
+                                    .received = kT0 - absl::Hours(30)})),
+      IsOk());
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "R1",
+                                            .nhs_number = "9990000018",
                                             .received = kT0 - absl::Hours(2)})),
               IsOk());
-  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "X", .nhs_number = "9990000026",
-                                            .received = kT0})),
-              IsOk());
+  ASSERT_THAT(
+      PutRecord(
+          *store,
+          MakeRecord({.id = "X", .nhs_number = "9990000026", .received = kT0})),
+      IsOk());
   std::vector<std::string> found;
   ASSERT_THAT(store->CommitAndWait([&](Txn& txn) -> absl::Status {
-    txn.PutReferral(MakeRecord({.id = "R2", .nhs_number = "9990000018", .received = kT0}));
-    FRONTDOOR_ASSIGN_OR_RETURN(std::vector<v1::ReferralRecord> records,
-                               txn.FindByNhsNumber("9990000018", kT0 - absl::Hours(24)));
+    txn.PutReferral(
+        MakeRecord({.id = "R2", .nhs_number = "9990000018", .received = kT0}));
+    FRONTDOOR_ASSIGN_OR_RETURN(
+        std::vector<v1::ReferralRecord> records,
+        txn.FindByNhsNumber("9990000018", kT0 - absl::Hours(24)));
     found = Ids(records);
     return absl::OkStatus();
   }),
@@ -480,7 +539,8 @@ TEST_F(ReferralStoreTest, ConcurrentReadModifyWriteLosesNoUpdate) {
         // which must see earlier mutations of its group.
         int64_t wrote = -1;
         absl::Status s = store->CommitAndWait([&](Txn& txn) -> absl::Status {
-          FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> r, txn.GetReferral("C"));
+          FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> r,
+                                     txn.GetReferral("C"));
           if (!r) return absl::NotFoundError("C");
           r->set_version(r->version() + 1);
           r->set_status_reason(absl::StrCat("thread ", t, " step ", i));
@@ -504,13 +564,16 @@ TEST_F(ReferralStoreTest, ConcurrentReadModifyWriteLosesNoUpdate) {
   std::thread optimistic([&] {
     for (int i = 0; i < 200; ++i) {
       for (;;) {
-        absl::StatusOr<std::optional<v1::ReferralRecord>> seen = store->GetReferral("C");
+        absl::StatusOr<std::optional<v1::ReferralRecord>> seen =
+            store->GetReferral("C");
         ASSERT_THAT(seen, IsOk());
         const int64_t expected = (*seen)->version();
         int64_t wrote = -1;
         absl::Status s = store->CommitAndWait([&](Txn& txn) -> absl::Status {
-          FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> r, txn.GetReferral("C"));
-          if (r->version() != expected) return absl::AbortedError("stale version");
+          FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> r,
+                                     txn.GetReferral("C"));
+          if (r->version() != expected)
+            return absl::AbortedError("stale version");
           r->set_version(expected + 1);
           txn.PutReferral(*r);
           v1::ReferralEvent e;
@@ -541,15 +604,18 @@ TEST_F(ReferralStoreTest, ConcurrentReadModifyWriteLosesNoUpdate) {
                                  store->GetReferral("C"));
   EXPECT_EQ(final_record->version(), total);
   std::set<int64_t> distinct(written_versions.begin(), written_versions.end());
-  EXPECT_EQ(distinct.size(), written_versions.size()) << "two commits wrote the same version";
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ReferralEvent> events, store->ListEvents("C"));
+  EXPECT_EQ(distinct.size(), written_versions.size())
+      << "two commits wrote the same version";
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ReferralEvent> events,
+                                 store->ListEvents("C"));
   EXPECT_EQ(static_cast<int64_t>(events.size()), total);
   EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(1));
   // Only one worklist entry for C, however many times it was rewritten.
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), ElementsAre("C"));
 }
 
-TEST_F(ReferralStoreTest, FailedMutationWritesNothingAndDoesNotDisturbItsGroup) {
+TEST_F(ReferralStoreTest,
+       FailedMutationWritesNothingAndDoesNotDisturbItsGroup) {
   auto store = OpenStore();
   // Block the writer so that the next three mutations form one group.
   absl::Notification started, release;
@@ -575,7 +641,8 @@ TEST_F(ReferralStoreTest, FailedMutationWritesNothingAndDoesNotDisturbItsGroup) 
   store->Commit(
       [](Txn& txn) -> absl::Status {
         // Sees A, overwrites it, writes B and an event, then fails.
-        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> a, txn.GetReferral("A"));
+        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> a,
+                                   txn.GetReferral("A"));
         if (!a) return absl::InternalError("A not visible");
         a->set_pathway(v1::PATHWAY_ACUTE);
         txn.PutReferral(*a);
@@ -590,9 +657,12 @@ TEST_F(ReferralStoreTest, FailedMutationWritesNothingAndDoesNotDisturbItsGroup) 
   store->Commit(
       [](Txn& txn) -> absl::Status {
         // Sees A unchanged and no B.
-        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> a, txn.GetReferral("A"));
-        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> b, txn.GetReferral("B"));
-        if (!a || a->pathway() != v1::PATHWAY_UCR) return absl::InternalError("A changed");
+        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> a,
+                                   txn.GetReferral("A"));
+        FRONTDOOR_ASSIGN_OR_RETURN(std::optional<v1::ReferralRecord> b,
+                                   txn.GetReferral("B"));
+        if (!a || a->pathway() != v1::PATHWAY_UCR)
+          return absl::InternalError("A changed");
         if (b) return absl::InternalError("B visible");
         txn.PutReferral(MakeRecord({.id = "C"}));
         return absl::OkStatus();
@@ -606,12 +676,15 @@ TEST_F(ReferralStoreTest, FailedMutationWritesNothingAndDoesNotDisturbItsGroup) 
   d2.WaitForNotification();
   d3.WaitForNotification();
   EXPECT_THAT(s1, IsOk());
-  EXPECT_THAT(s2, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("changed my mind")));
+  EXPECT_THAT(s2, StatusIs(absl::StatusCode::kFailedPrecondition,
+                           HasSubstr("changed my mind")));
   EXPECT_THAT(s3, IsOk());
 
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), UnorderedElementsAreArray({"A", "C"}));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR),
+              UnorderedElementsAreArray({"A", "C"}));
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_ACUTE), IsEmpty());
-  EXPECT_THAT(store->GetReferral("B"), IsOkAndHolds(::testing::Eq(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("B"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
   EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(2));
   std::optional<IdempotencyEntry> idem;
   ASSERT_THAT(store->CommitAndWait([&](Txn& txn) -> absl::Status {
@@ -630,7 +703,8 @@ TEST_F(ReferralStoreTest, PoisonedTxnFailsEvenIfTheMutationReturnsOk) {
     return absl::OkStatus();
   });
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(store->GetReferral("GOOD"), IsOkAndHolds(::testing::Eq(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("GOOD"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
 }
 
 TEST_F(ReferralStoreTest, FullQueueAnswersResourceExhausted) {
@@ -674,7 +748,8 @@ TEST_F(ReferralStoreTest, FullQueueAnswersResourceExhausted) {
   release.Notify();
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](int* n) { return *n == 4; }, &finished));
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == 4; }, &finished));
   }
   EXPECT_EQ(ok.load(), 4);
   EXPECT_TRUE(store->healthy());
@@ -690,10 +765,12 @@ TEST_F(ReferralStoreTest, FailedSyncLatchesTheStore) {
 
   fs->SetFailSyncs(true);
   absl::Status s = PutRecord(*store, MakeRecord({.id = "DURING"}));
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected fault")));
+  EXPECT_THAT(
+      s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected fault")));
   EXPECT_GT(fs->injected(), 0);
   EXPECT_FALSE(store->healthy());
-  EXPECT_THAT(store->failure(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sync")));
+  EXPECT_THAT(store->failure(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sync")));
 
   // The disk is fine again, but the store stays failed: it never pretends.
   fs->SetFailSyncs(false);
@@ -707,15 +784,18 @@ TEST_F(ReferralStoreTest, FailedSyncLatchesTheStore) {
                 });
   EXPECT_TRUE(inline_call);
   // Reads still work, and show what was acknowledged.
-  EXPECT_THAT(store->GetReferral("BEFORE"), IsOkAndHolds(::testing::Ne(std::nullopt)));
-  EXPECT_THAT(store->GetReferral("AFTER"), IsOkAndHolds(::testing::Eq(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("BEFORE"),
+              IsOkAndHolds(::testing::Ne(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("AFTER"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
   store->Close();
 
   // A restart (here: a reopen in the same process) recovers.
   store = OpenStore(options);
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->healthy());
-  EXPECT_THAT(store->GetReferral("BEFORE"), IsOkAndHolds(::testing::Ne(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("BEFORE"),
+              IsOkAndHolds(::testing::Ne(std::nullopt)));
   EXPECT_THAT(PutRecord(*store, MakeRecord({.id = "LATER"})), IsOk());
 }
 
@@ -724,7 +804,8 @@ TEST_F(ReferralStoreTest, QueuedCommitsFailWhenTheStoreFails) {
   std::unique_ptr<rocksdb::Env> env = NewFaultInjectionEnv(fs);
   ReferralStore::Options options = DefaultOptions();
   options.env = env.get();
-  options.max_group = 1;  // one group per commit, so later ones are still queued
+  options.max_group =
+      1;  // one group per commit, so later ones are still queued
   auto store = OpenStore(options);
 
   absl::Notification started, release;
@@ -754,10 +835,12 @@ TEST_F(ReferralStoreTest, QueuedCommitsFailWhenTheStoreFails) {
   release.Notify();
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](std::vector<absl::Status>* r) { return r->size() == 5; },
-                             &results));
+    mu.Await(absl::Condition(
+        +[](std::vector<absl::Status>* r) { return r->size() == 5; },
+        &results));
   }
-  for (const absl::Status& s : results) EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable));
+  for (const absl::Status& s : results)
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_FALSE(store->healthy());
 }
 
@@ -773,12 +856,14 @@ TEST_F(ReferralStoreTest, CapacityRoundTrips) {
   ASSERT_THAT(store->PutCapacity(b), IsOk());
   a.set_capacity(v1::CAPACITY_RED);
   ASSERT_THAT(store->PutCapacity(a), IsOk());
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ServiceState> states, store->ListCapacity());
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::vector<v1::ServiceState> states,
+                                 store->ListCapacity());
   ASSERT_EQ(states.size(), 2u);
   EXPECT_EQ(states[0].service().id(), "dn-north");
   EXPECT_EQ(states[1].service().id(), "ucr-leeds");
   EXPECT_EQ(states[1].capacity(), v1::CAPACITY_RED);
-  EXPECT_THAT(store->PutCapacity(v1::ServiceState()), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->PutCapacity(v1::ServiceState()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ReferralStoreTest, ReopenAfterCloseKeepsEverything) {
@@ -787,13 +872,14 @@ TEST_F(ReferralStoreTest, ReopenAfterCloseKeepsEverything) {
     for (int i = 0; i < 50; ++i) {
       ASSERT_THAT(store->CommitAndWait([i](Txn& txn) {
         const std::string id = absl::StrCat("R", 100 + i);
-        txn.PutReferral(MakeRecord({.id = id,
-                                    .status = i % 5 == 0 ? v1::REFERRAL_STATUS_AWAITING_TRIAGE
-                                                         : v1::REFERRAL_STATUS_TRIAGED,
-                                    .service_id = "S1",
-                                    .nhs_number = "9990000018",
-                                    .received = kT0 + absl::Seconds(i),
-                                    .due = kT0 + absl::Hours(2) - absl::Seconds(i)}));
+        txn.PutReferral(MakeRecord(
+            {.id = id,
+             .status = i % 5 == 0 ? v1::REFERRAL_STATUS_AWAITING_TRIAGE
+                                  : v1::REFERRAL_STATUS_TRIAGED,
+             .service_id = "S1",
+             .nhs_number = "9990000018",
+             .received = kT0 + absl::Seconds(i),
+             .due = kT0 + absl::Hours(2) - absl::Seconds(i)}));
         v1::ReferralEvent e;
         e.set_referral_id(id);
         e.set_sequence(1);
@@ -808,7 +894,8 @@ TEST_F(ReferralStoreTest, ReopenAfterCloseKeepsEverything) {
     ASSERT_THAT(store->PutCapacity(st), IsOk());
     store->Close();
     store->Close();  // idempotent
-    EXPECT_THAT(store->GetReferral("R100"), StatusIs(absl::StatusCode::kUnavailable));
+    EXPECT_THAT(store->GetReferral("R100"),
+                StatusIs(absl::StatusCode::kUnavailable));
     EXPECT_THAT(PutRecord(*store, MakeRecord({.id = "X"})),
                 StatusIs(absl::StatusCode::kUnavailable));
   }
@@ -816,7 +903,8 @@ TEST_F(ReferralStoreTest, ReopenAfterCloseKeepsEverything) {
   EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(50));
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), ::testing::SizeIs(50));
   EXPECT_EQ(Worklist(*store, v1::PATHWAY_UCR).front(), "R149");  // due soonest
-  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S1"), ::testing::SizeIs(50));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UNSPECIFIED, "S1"),
+              ::testing::SizeIs(50));
   EXPECT_THAT(store->AwaitingTriage(100), IsOkAndHolds(::testing::SizeIs(10)));
   EXPECT_THAT(store->ListEvents("R120"), IsOkAndHolds(::testing::SizeIs(1)));
   EXPECT_THAT(store->ListCapacity(), IsOkAndHolds(::testing::SizeIs(1)));
@@ -851,19 +939,23 @@ TEST_F(ReferralStoreTest, BackupAndRestoreGiveExactlyTheBackedUpState) {
   {
     auto store = OpenStore();
     for (int i = 0; i < 20; ++i) {
-      ASSERT_THAT(PutRecord(*store, MakeRecord({.id = absl::StrCat("B", 100 + i),
-                                                .received = kT0 + absl::Seconds(i)})),
-                  IsOk());
+      ASSERT_THAT(
+          PutRecord(*store, MakeRecord({.id = absl::StrCat("B", 100 + i),
+                                        .received = kT0 + absl::Seconds(i)})),
+          IsOk());
     }
     ASSERT_THAT(store->Backup(backup_dir), IsOk());
     // After the backup: a new record, and a change to a backed-up one.
-    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "NEW", .received = kT0 + absl::Hours(1)})),
-                IsOk());
-    ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "B100",
-                                              .status = v1::REFERRAL_STATUS_CLOSED,
-                                              .received = kT0,
-                                              .version = 2})),
-                IsOk());
+    ASSERT_THAT(
+        PutRecord(*store,
+                  MakeRecord({.id = "NEW", .received = kT0 + absl::Hours(1)})),
+        IsOk());
+    ASSERT_THAT(
+        PutRecord(*store, MakeRecord({.id = "B100",
+                                      .status = v1::REFERRAL_STATUS_CLOSED,
+                                      .received = kT0,
+                                      .version = 2})),
+        IsOk());
     EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(21));
   }
   const std::string restored = dir_.Sub("restored");
@@ -873,12 +965,15 @@ TEST_F(ReferralStoreTest, BackupAndRestoreGiveExactlyTheBackedUpState) {
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
   EXPECT_THAT(store->ApproximateReferralCount(), IsOkAndHolds(20));
-  EXPECT_THAT(store->GetReferral("NEW"), IsOkAndHolds(::testing::Eq(std::nullopt)));
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::optional<v1::ReferralRecord> b100, store->GetReferral("B100"));
+  EXPECT_THAT(store->GetReferral("NEW"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::optional<v1::ReferralRecord> b100,
+                                 store->GetReferral("B100"));
   ASSERT_TRUE(b100.has_value());
   EXPECT_EQ(b100->version(), 1);
   EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR), ::testing::SizeIs(20));
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> all, store->ListReferrals({}, "", 100, 100));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> all,
+                                 store->ListReferrals({}, "", 100, 100));
   EXPECT_EQ(all.items.size(), 20u);
   EXPECT_THAT(RestoreReferralStore(dir_.Sub("no-such-backup"), dir_.Sub("x")),
               ::testing::Not(IsOk()));
@@ -893,10 +988,11 @@ TEST_F(ReferralStoreTest, BackupDuringCommitsIsConsistent) {
     std::atomic<bool> stop{false};
     std::thread writer([&] {
       for (int i = 0; !stop.load(); ++i) {
-        ASSERT_THAT(PutRecord(*store, MakeRecord({.id = absl::StrCat("W", 100000 + i),
-                                                  .received = kT0 + absl::Seconds(i),
-                                                  .due = kT0 + absl::Seconds(i)})),
-                    IsOk());
+        ASSERT_THAT(
+            PutRecord(*store, MakeRecord({.id = absl::StrCat("W", 100000 + i),
+                                          .received = kT0 + absl::Seconds(i),
+                                          .due = kT0 + absl::Seconds(i)})),
+            IsOk());
       }
     });
     absl::SleepFor(absl::Milliseconds(100));
@@ -907,11 +1003,13 @@ TEST_F(ReferralStoreTest, BackupDuringCommitsIsConsistent) {
   ASSERT_THAT(RestoreReferralStore(backup_dir, dir_.Sub("restored")), IsOk());
   options.path = dir_.Sub("restored");
   auto store = OpenStore(options);
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(int64_t count, store->ApproximateReferralCount());
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(int64_t count,
+                                 store->ApproximateReferralCount());
   EXPECT_GT(count, 0);
   // The counter, the records, the time index and the worklist agree.
-  FRONTDOOR_ASSERT_OK_AND_ASSIGN(Page<v1::ReferralRecord> all,
-                                 store->ListReferrals({}, "", 1000000, 1000000));
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      Page<v1::ReferralRecord> all,
+      store->ListReferrals({}, "", 1000000, 1000000));
   EXPECT_EQ(static_cast<int64_t>(all.items.size()), count);
   EXPECT_EQ(static_cast<int64_t>(Worklist(*store, v1::PATHWAY_UCR).size()),
             std::min<int64_t>(count, 1000));
@@ -925,28 +1023,34 @@ TEST_F(ReferralStoreTest, BackupDuringCommitsIsConsistent) {
 
 TEST_F(ReferralStoreTest, OpenRejectsBadOptions) {
   ReferralStore::Options options;
-  EXPECT_THAT(ReferralStore::Open(options), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReferralStore::Open(options),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   options.path = dir_.Sub("db");
   options.max_group = 0;
-  EXPECT_THAT(ReferralStore::Open(options), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReferralStore::Open(options),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(StoreKeysTest, OrderingsAreNumeric) {
   EXPECT_LT(keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), 255, "Z"),
             keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), 256, "A"));
-  EXPECT_LT(keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), 1ull << 40, "Z"),
-            keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), keys::kMaxU64, "A"));
+  EXPECT_LT(
+      keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), 1ull << 40, "Z"),
+      keys::WorklistKey(keys::PathwayScope(v1::PATHWAY_UCR), keys::kMaxU64,
+                        "A"));
   // Newer first.
   EXPECT_LT(keys::TimeKey(2000000, "Z"), keys::TimeKey(1000000, "A"));
-  EXPECT_LT(keys::NhsKey("9990000018", 2000000, "Z"), keys::NhsKey("9990000018", 1000000, "A"));
+  EXPECT_LT(keys::NhsKey("9990000018", 2000000, "Z"),
+            keys::NhsKey("9990000018", 1000000, "A"));
   // A service's scope is not a prefix of a longer service id's.
-  EXPECT_FALSE(absl::StartsWith(keys::WorklistKey(keys::ServiceScope("S10"), 0, "A"),
-                                keys::ServiceScope("S1")));
+  EXPECT_FALSE(
+      absl::StartsWith(keys::WorklistKey(keys::ServiceScope("S10"), 0, "A"),
+                       keys::ServiceScope("S1")));
   EXPECT_EQ(keys::PrefixEnd("ab\xff"), "ac");
   EXPECT_EQ(keys::PrefixEnd("\xff\xff"), "");
   std::string hash, id;
-  ASSERT_TRUE(keys::DecodeIdempotency(keys::EncodeIdempotency(std::string("h\0h", 3), "R1"), &hash,
-                                      &id));
+  ASSERT_TRUE(keys::DecodeIdempotency(
+      keys::EncodeIdempotency(std::string("h\0h", 3), "R1"), &hash, &id));
   EXPECT_EQ(hash, std::string("h\0h", 3));
   EXPECT_EQ(id, "R1");
   EXPECT_FALSE(keys::DecodeIdempotency("\x02xx", &hash, &id));

@@ -16,7 +16,8 @@ void AppendU64(std::string* out, uint64_t v) {
 uint64_t ReadU64(absl::string_view s, size_t pos) {
   if (pos > s.size() || s.size() - pos < 8) return 0;
   uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[pos + i]);
+  for (size_t i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[pos + i]);
   return v;
 }
 
@@ -28,10 +29,13 @@ std::string U64(uint64_t v) {
 
 uint64_t Micros(const google::protobuf::Timestamp& t) {
   if (t.seconds() < 0) return 0;
-  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000000 - 1;
-  if (t.seconds() > kMaxSeconds) return static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  constexpr int64_t kMaxSeconds =
+      std::numeric_limits<int64_t>::max() / 1000000 - 1;
+  if (t.seconds() > kMaxSeconds)
+    return static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   int64_t nanos = t.nanos() < 0 ? 0 : t.nanos();
-  return static_cast<uint64_t>(t.seconds()) * 1000000u + static_cast<uint64_t>(nanos / 1000);
+  return static_cast<uint64_t>(t.seconds()) * 1000000u +
+         static_cast<uint64_t>(nanos / 1000);
 }
 
 uint64_t Micros(absl::Time t) {
@@ -83,7 +87,8 @@ uint64_t DueSeconds(const v1::ReferralRecord& record) {
   return s < 0 ? 0 : static_cast<uint64_t>(s);
 }
 
-std::string WorklistKey(absl::string_view scope, uint64_t due_seconds, absl::string_view id) {
+std::string WorklistKey(absl::string_view scope, uint64_t due_seconds,
+                        absl::string_view id) {
   std::string k(scope);
   AppendU64(&k, due_seconds);
   k.append(id.data(), id.size());
@@ -96,7 +101,8 @@ std::string NhsPrefix(absl::string_view nhs_number) {
   return k;
 }
 
-std::string NhsKey(absl::string_view nhs_number, uint64_t received_micros, absl::string_view id) {
+std::string NhsKey(absl::string_view nhs_number, uint64_t received_micros,
+                   absl::string_view id) {
   std::string k = NhsPrefix(nhs_number);
   AppendU64(&k, kMaxU64 - received_micros);
   k.append(id.data(), id.size());
@@ -127,10 +133,12 @@ absl::string_view IdAfterU64(absl::string_view key) {
   return key.size() < 8 ? absl::string_view() : key.substr(8);
 }
 
-std::string EncodeIdempotency(absl::string_view payload_hash, absl::string_view referral_id) {
+std::string EncodeIdempotency(absl::string_view payload_hash,
+                              absl::string_view referral_id) {
   std::string v(1, '\x01');
   uint32_t n = static_cast<uint32_t>(payload_hash.size());
-  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((n >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    v.push_back(static_cast<char>((n >> shift) & 0xff));
   v.append(payload_hash.data(), payload_hash.size());
   v.append(referral_id.data(), referral_id.size());
   return v;
@@ -140,7 +148,8 @@ bool DecodeIdempotency(absl::string_view value, std::string* payload_hash,
                        std::string* referral_id) {
   if (value.size() < 5 || value[0] != '\x01') return false;
   uint32_t n = 0;
-  for (size_t i = 1; i < 5; ++i) n = (n << 8) | static_cast<unsigned char>(value[i]);
+  for (size_t i = 1; i < 5; ++i)
+    n = (n << 8) | static_cast<unsigned char>(value[i]);
   if (value.size() - 5 < n) return false;
   payload_hash->assign(value.data() + 5, n);
   referral_id->assign(value.data() + 5 + n, value.size() - 5 - n);

@@ -8,16 +8,16 @@
 //
 //   referrals    id                                          -> ReferralRecord
 //   events       id '\0' seq                                 -> ReferralEvent
-//   idempotency  request_id                                  -> EncodeIdempotency()
-//   worklist     scope due_seconds id                        -> WorklistEntry
+//   idempotency  request_id                                  ->
+//   EncodeIdempotency() worklist     scope due_seconds id -> WorklistEntry
 //                scope = 'p' pathway-byte | 's' service_id '\0'
 //                due_seconds = UINT64_MAX when there is no due time (last)
-//   by_nhs       nhs '\0' (UINT64_MAX - received_micros) id  -> ""   newest first
-//   by_time      (UINT64_MAX - received_micros) id           -> ""   newest first
-//   sla          next_sla_check_micros id                    -> ""   active only
-//   awaiting     received_micros id                          -> ""   AWAITING_TRIAGE only
-//   capacity     service_id                                  -> ServiceState
-//   meta         name                                        -> value (schema version, count)
+//   by_nhs       nhs '\0' (UINT64_MAX - received_micros) id  -> ""   newest
+//   first by_time      (UINT64_MAX - received_micros) id           -> "" newest
+//   first sla          next_sla_check_micros id                    -> "" active
+//   only awaiting     received_micros id                          -> ""
+//   AWAITING_TRIAGE only capacity     service_id -> ServiceState meta name ->
+//   value (schema version, count)
 
 #ifndef FRONTDOOR_STORAGE_STORE_KEYS_H_
 #define FRONTDOOR_STORAGE_STORE_KEYS_H_
@@ -56,10 +56,12 @@ std::string PathwayScope(v1::Pathway pathway);
 std::string ServiceScope(absl::string_view service_id);
 // Seconds of `due_at` (clamped at 0), or UINT64_MAX when unset.
 uint64_t DueSeconds(const v1::ReferralRecord& record);
-std::string WorklistKey(absl::string_view scope, uint64_t due_seconds, absl::string_view id);
+std::string WorklistKey(absl::string_view scope, uint64_t due_seconds,
+                        absl::string_view id);
 
 std::string NhsPrefix(absl::string_view nhs_number);
-std::string NhsKey(absl::string_view nhs_number, uint64_t received_micros, absl::string_view id);
+std::string NhsKey(absl::string_view nhs_number, uint64_t received_micros,
+                   absl::string_view id);
 std::string TimeKey(uint64_t received_micros, absl::string_view id);
 // The id in a by_time key (after the 8-byte time).
 absl::string_view IdOfTimeKey(absl::string_view key);
@@ -70,7 +72,8 @@ absl::string_view IdAfterU64(absl::string_view key);
 
 // Idempotency value: version byte 1, 4-byte big-endian length of the
 // payload hash, the hash, then the referral id.
-std::string EncodeIdempotency(absl::string_view payload_hash, absl::string_view referral_id);
+std::string EncodeIdempotency(absl::string_view payload_hash,
+                              absl::string_view referral_id);
 bool DecodeIdempotency(absl::string_view value, std::string* payload_hash,
                        std::string* referral_id);
 

@@ -22,8 +22,9 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TEST_TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/frontdoor_store_XXXXXX";
+    std::string templ =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+        "/frontdoor_store_XXXXXX";
     if (char* made = ::mkdtemp(templ.data()); made != nullptr) path_ = made;
   }
   ~TempDir() {
@@ -68,11 +69,13 @@ inline v1::ReferralRecord MakeRecord(const RecordSpec& spec) {
   r.set_pathway(spec.pathway);
   r.set_urgency(v1::URGENCY_WITHIN_2H);
   r.mutable_service()->set_service_id(spec.service_id);
-  r.mutable_service()->set_service_name(spec.service_id.empty() ? "" : "Service " + spec.service_id);
+  r.mutable_service()->set_service_name(
+      spec.service_id.empty() ? "" : "Service " + spec.service_id);
   *r.mutable_received_at() = ToProto(spec.received);
   *r.mutable_updated_at() = ToProto(spec.received);
   if (spec.due) *r.mutable_due_at() = ToProto(*spec.due);
-  if (spec.next_sla_check) *r.mutable_next_sla_check() = ToProto(*spec.next_sla_check);
+  if (spec.next_sla_check)
+    *r.mutable_next_sla_check() = ToProto(*spec.next_sla_check);
   r.set_version(spec.version);
   r.set_request_id("req-" + spec.id);
   r.set_submitted_by("gp.surgery@example.nhs.uk");
@@ -81,15 +84,18 @@ inline v1::ReferralRecord MakeRecord(const RecordSpec& spec) {
   ref->mutable_patient()->set_postcode_district("LS1");
   ref->mutable_patient()->set_contact_phone("0113 496 0000");
   ref->set_free_text(
-      "Fall at home this morning, unable to get up for two hours, now mobilising with frame. "
-      "Lives alone, carer visits twice daily. New confusion per daughter. No head injury. "
+      "Fall at home this morning, unable to get up for two hours, now "
+      "mobilising with frame. "
+      "Lives alone, carer visits twice daily. New confusion per daughter. No "
+      "head injury. "
       "Please assess for urgent community response today.");
   *ref->mutable_received_at() = ToProto(spec.received);
   return r;
 }
 
 // Commits `record` (and nothing else) and waits.
-inline absl::Status PutRecord(ReferralStore& store, const v1::ReferralRecord& record) {
+inline absl::Status PutRecord(ReferralStore& store,
+                              const v1::ReferralRecord& record) {
   return store.CommitAndWait([record](Txn& txn) {
     txn.PutReferral(record);
     return absl::OkStatus();
