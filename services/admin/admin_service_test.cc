@@ -1,0 +1,151 @@
+#include "services/admin/admin_service.h"
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frontdoor/v1/admin_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/common/test_util.h"
+#include "storage/referral_store.h"
+#include "storage/store_test_util.h"
+
+namespace frontdoor::admin {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using storage::testing::MakeRecord;
+using storage::testing::RecordSpec;
+using storage::testing::TempDir;
+
+constexpr char kIds[][14] = {"AAAA-AAAA-AA0", "BBBB-BBBB-BB1",
+                             "CCCC-CCCC-CC2"};
+
+class AdminServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    storage::ReferralStore::Options options;
+    options.path = tmp_.Sub("db");
+    options.sync = false;
+    auto store = storage::ReferralStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+    for (const char* id : kIds) {
+      RecordSpec spec;
+      spec.id = id;
+      v1::ReferralRecord record = MakeRecord(spec);
+      ASSERT_THAT(store_->CommitAndWait([&](storage::Txn& txn) {
+        txn.PutReferral(record);
+        return absl::OkStatus();
+      }),
+                  IsOk());
+    }
+    service_ = std::make_unique<AdminServiceImpl>(store_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::AdminService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(port),
+        grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+    service_.reset();
+    if (store_ != nullptr) store_->Close();
+  }
+
+  grpc::Status Backup(const std::string& dir, v1::BackupResponse* response) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    v1::BackupRequest request;
+    request.set_dir(dir);
+    return stub_->Backup(&ctx, request, response);
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<storage::ReferralStore> store_;
+  std::unique_ptr<AdminServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::AdminService::Stub> stub_;
+};
+
+TEST_F(AdminServiceTest, DirMustBeAbsolute) {
+  v1::BackupResponse response;
+  grpc::Status s = Backup("", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("dir: is required"));
+  s = Backup("backups/today", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("not an absolute path"));
+}
+
+TEST_F(AdminServiceTest, BackupThenRestoreOffline) {
+  const std::string dir = tmp_.Sub("backup");
+  v1::BackupResponse first;
+  ASSERT_TRUE(Backup(dir, &first).ok());
+  EXPECT_EQ(first.dir(), dir);
+  EXPECT_EQ(first.backup_id(), 1);
+  EXPECT_GT(first.bytes(), 0);
+
+  v1::BackupResponse second;
+  ASSERT_TRUE(Backup(dir, &second).ok());
+  EXPECT_EQ(second.backup_id(), 2);
+
+  auto described = DescribeLatestBackup(dir);
+  ASSERT_THAT(described, IsOk());
+  EXPECT_EQ(described->backup_id(), 2);
+
+  const std::string restored = tmp_.Sub("restored");
+  ASSERT_THAT(storage::RestoreReferralStore(dir, restored), IsOk());
+  storage::ReferralStore::Options options;
+  options.path = restored;
+  auto store = storage::ReferralStore::Open(options);
+  ASSERT_THAT(store, IsOk());
+  for (const char* id : kIds) {
+    auto record = (*store)->GetReferral(id);
+    ASSERT_THAT(record, IsOk());
+    EXPECT_TRUE(record->has_value()) << id;
+  }
+  (*store)->Close();
+}
+
+TEST_F(AdminServiceTest, ConcurrentBackupsAllSucceed) {
+  const std::string dir = tmp_.Sub("backup");
+  constexpr int kCalls = 4;
+  std::vector<v1::BackupResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back(
+        [&, i] { statuses[i] = Backup(dir, &responses[i]); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_GE(responses[i].backup_id(), 1);
+  }
+  auto described = DescribeLatestBackup(dir);
+  ASSERT_THAT(described, IsOk());
+  EXPECT_EQ(described->backup_id(), kCalls);
+}
+
+TEST(DescribeLatestBackupTest, EmptyDirIsNotFound) {
+  TempDir tmp;
+  EXPECT_THAT(DescribeLatestBackup(tmp.Sub("none")),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace frontdoor::admin
