@@ -34,7 +34,8 @@ TEST(CorpusTest, IsDeterministic) {
   const auto again = GenerateCorpus(500);
   for (size_t i = 0; i < again.size(); ++i) {
     ASSERT_TRUE(MessageDifferencer::Equals(again[i], Corpus()[i])) << i;
-    ASSERT_TRUE(MessageDifferencer::Equals(GenerateReferral(i), Corpus()[i])) << i;
+    ASSERT_TRUE(MessageDifferencer::Equals(GenerateReferral(i), Corpus()[i]))
+        << i;
   }
   CorpusOptions other;
   other.seed = 7;
@@ -77,12 +78,13 @@ TEST(CorpusTest, CoversAgesAndTimesOfDay) {
     ASSERT_GE(d.year(), 1900);
     const absl::CivilDay dob(d.year(), d.month(), d.day());
     ASSERT_EQ(dob.month(), d.month()) << "invalid date";
-    const absl::CivilSecond local =
-        absl::ToCivilSecond(absl::FromUnixSeconds(r.received_at().seconds()), tz);
+    const absl::CivilSecond local = absl::ToCivilSecond(
+        absl::FromUnixSeconds(r.received_at().seconds()), tz);
     const absl::CivilDay today(local);
     ASSERT_LE(dob, today);
     int years = today.year() - dob.year();
-    if (today.month() < dob.month() || (today.month() == dob.month() && today.day() < dob.day())) {
+    if (today.month() < dob.month() ||
+        (today.month() == dob.month() && today.day() < dob.day())) {
       --years;
     }
     ages.insert(years);
@@ -93,7 +95,8 @@ TEST(CorpusTest, CoversAgesAndTimesOfDay) {
       ++day;
     }
   }
-  for (int a = 0; a <= 100; ++a) EXPECT_TRUE(ages.count(a)) << "no patient aged " << a;
+  for (int a = 0; a <= 100; ++a)
+    EXPECT_TRUE(ages.count(a)) << "no patient aged " << a;
   EXPECT_GT(under_3_months, 50);
   EXPECT_GT(night, static_cast<int>(kN / 10));
   EXPECT_GT(day, static_cast<int>(kN / 2));
@@ -101,7 +104,8 @@ TEST(CorpusTest, CoversAgesAndTimesOfDay) {
 
 TEST(CorpusTest, ObservationsSpanTheChartWithinTheSchema) {
   std::set<int> rr, spo2, sbp, pulse, temp;
-  int with_obs = 0, rr_missing = 0, scale2_documented = 0, scale2_undocumented = 0, on_o2 = 0;
+  int with_obs = 0, rr_missing = 0, scale2_documented = 0,
+      scale2_undocumented = 0, on_o2 = 0;
   std::set<int> consciousness;
   for (const auto& r : Corpus()) {
     if (!r.has_observations()) continue;
@@ -138,7 +142,8 @@ TEST(CorpusTest, ObservationsSpanTheChartWithinTheSchema) {
       temp.insert(tenths);
     }
     if (o.spo2_scale() == v1::SP_O2_SCALE_SCALE_2) {
-      if (o.hypercapnic_respiratory_failure() && o.prescribed_spo2_target_88_92()) {
+      if (o.hypercapnic_respiratory_failure() &&
+          o.prescribed_spo2_target_88_92()) {
         ++scale2_documented;
       } else {
         ++scale2_undocumented;
@@ -148,11 +153,13 @@ TEST(CorpusTest, ObservationsSpanTheChartWithinTheSchema) {
     consciousness.insert(o.consciousness());
   }
   // Every chart edge on both sides.
-  for (int v : {8, 9, 11, 12, 20, 21, 24, 25, 0, 80}) EXPECT_TRUE(rr.count(v)) << "RR " << v;
+  for (int v : {8, 9, 11, 12, 20, 21, 24, 25, 0, 80})
+    EXPECT_TRUE(rr.count(v)) << "RR " << v;
   for (int v : {83, 84, 85, 86, 87, 88, 91, 92, 93, 94, 95, 96, 97, 100, 50}) {
     EXPECT_TRUE(spo2.count(v)) << "SpO2 " << v;
   }
-  for (int v : {90, 91, 100, 101, 110, 111, 219, 220, 40, 300}) EXPECT_TRUE(sbp.count(v)) << v;
+  for (int v : {90, 91, 100, 101, 110, 111, 219, 220, 40, 300})
+    EXPECT_TRUE(sbp.count(v)) << v;
   for (int v : {40, 41, 50, 51, 90, 91, 110, 111, 130, 131, 20, 250}) {
     EXPECT_TRUE(pulse.count(v)) << "pulse " << v;
   }
@@ -173,12 +180,14 @@ TEST(CorpusTest, RedFlagsAreRareButPresent) {
   int any = 0, pregnant = 0, severe_mh = 0, safeguarding = 0, frail = 0;
   for (const auto& r : Corpus()) {
     const auto& f = r.findings();
-    const bool red =
-        f.cardiac_or_respiratory_arrest() || f.airway_compromise() || f.not_breathing_normally() ||
-        f.major_haemorrhage() || f.signs_of_shock() || f.fast_face_droop() ||
-        f.fast_arm_weakness() || f.fast_speech_disturbance() || f.stridor() ||
-        f.facial_or_tongue_swelling() || f.saddle_anaesthesia() || f.overdose_taken() ||
-        f.immediate_danger_from_others() || f.non_blanching_rash() || f.cyanosis();
+    const bool red = f.cardiac_or_respiratory_arrest() ||
+                     f.airway_compromise() || f.not_breathing_normally() ||
+                     f.major_haemorrhage() || f.signs_of_shock() ||
+                     f.fast_face_droop() || f.fast_arm_weakness() ||
+                     f.fast_speech_disturbance() || f.stridor() ||
+                     f.facial_or_tongue_swelling() || f.saddle_anaesthesia() ||
+                     f.overdose_taken() || f.immediate_danger_from_others() ||
+                     f.non_blanching_rash() || f.cyanosis();
     any += red;
     pregnant += f.pregnancy() == v1::PREGNANCY_STATUS_PREGNANT;
     severe_mh += f.mental_health_risk() == v1::MENTAL_HEALTH_RISK_SEVERE_CRISIS;
