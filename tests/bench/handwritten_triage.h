@@ -1,0 +1,51 @@
+// The default rule set (triage-rules/community-spa) written by hand in C++:
+// the same pathway and urgency decisions, with no rule engine. It is the
+// baseline of tests/bench/engine_bench.cc and the oracle of
+// tests/bench/oracle_test.cc, so it is written from the rule files' words,
+// not from the engine's code, and it keeps no state between referrals.
+//
+// Missing data is handled the way docs/rule-language.md ("How the decision is
+// made", step 4) describes, with simpler logic of its own: each rule is
+// judged yes, no or "cannot tell" from what was recorded; a rule that cannot
+// tell and would be more urgent than the outcome reached sends the referral
+// to the missing-data outcome (clinical review within 1 hour, or the outcome
+// itself if that is more urgent).
+
+#ifndef FRONTDOOR_TESTS_BENCH_HANDWRITTEN_TRIAGE_H_
+#define FRONTDOOR_TESTS_BENCH_HANDWRITTEN_TRIAGE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "frontdoor/v1/referral.pb.h"
+#include "frontdoor/v1/triage.pb.h"
+
+namespace frontdoor::bench {
+
+struct HandDecision {
+  v1::Pathway pathway = v1::PATHWAY_UNSPECIFIED;
+  v1::Urgency urgency = v1::URGENCY_UNSPECIFIED;
+  bool missing_data_review = false;
+};
+
+// Why a hand-written decision came out as it did: one line per rule that
+// gave an outcome or could not be decided.
+struct HandTrace {
+  std::vector<std::string> lines;
+};
+
+class HandWrittenTriage {
+ public:
+  HandWrittenTriage();
+
+  // Decides `r`. Allocation-free when `trace` is null.
+  HandDecision Triage(const v1::Referral& r, HandTrace* trace = nullptr) const;
+
+ private:
+  absl::TimeZone tz_;
+};
+
+}  // namespace frontdoor::bench
+
+#endif  // FRONTDOOR_TESTS_BENCH_HANDWRITTEN_TRIAGE_H_
