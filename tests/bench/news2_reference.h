@@ -2,19 +2,22 @@
 // Physicians NEWS2 chart (2017), for testing the rule engine's NEWS2 table
 // against. It shares no code or data with the rule set.
 //
-//   parameter            3       2       1       0                1        2        3
-//   respiration rate    <=8              9-11    12-20                     21-24    >=25
-//   SpO2 scale 1        <=91    92-93   94-95   >=96
-//   SpO2 scale 2        <=83    84-85   86-87   88-92, >=93 air  93-94 O2 95-96 O2 >=97 O2
-//   air or oxygen               oxygen          air
-//   systolic BP         <=90    91-100  101-110 111-219                             >=220
-//   pulse               <=40            41-50   51-90            91-110   111-130  >=131
-//   consciousness                               alert                              CVPU
-//   temperature         <=35.0          35.1-36.0 36.1-38.0      38.1-39.0 >=39.1
+// Points (RCP chart 1):
+//   respiration rate  3: <=8      1: 9-11     0: 12-20    2: 21-24  3: >=25
+//   SpO2 scale 1      3: <=91     2: 92-93    1: 94-95    0: >=96
+//   SpO2 scale 2      3: <=83     2: 84-85    1: 86-87    0: 88-92
+//                     0: >=93 on air;  on oxygen 1: 93-94  2: 95-96  3: >=97
+//   air or oxygen     2: oxygen   0: air
+//   systolic BP       3: <=90     2: 91-100   1: 101-110  0: 111-219 3: >=220
+//   pulse             3: <=40     1: 41-50    0: 51-90    1: 91-110
+//                     2: 111-130  3: >=131
+//   consciousness     0: alert    3: new confusion, voice, pain, unresponsive
+//   temperature       3: <=35.0   1: 35.1-36.0  0: 36.1-38.0  1: 38.1-39.0
+//                     2: >=39.1
 //
-// Scale 2 is used only when the referrer recorded scale 2 and both
-// hypercapnic respiratory failure and a prescribed 88-92% target are
-// documented; scale 1 otherwise. Temperature is read to one decimal place.
+// Scale 2 is used only when hypercapnic respiratory failure and a prescribed
+// 88-92% target are both documented, whatever scale the referrer wrote down;
+// scale 1 for everyone else. Temperature is read to one decimal place.
 // A parameter that is not recorded scores nothing: the total is then a lower
 // bound and the highest possible total adds that parameter's worst points.
 

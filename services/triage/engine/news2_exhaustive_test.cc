@@ -49,8 +49,8 @@ bool ParameterOf(const std::string& label, Parameter* p) {
     *p = news2::kSystolicBp;
   } else if (absl::StrContains(s, "pulse") || absl::StrContains(s, "heart")) {
     *p = news2::kPulse;
-  } else if (absl::StrContains(s, "conscious") || absl::StrContains(s, "acvpu") ||
-             absl::StrContains(s, "avpu")) {
+  } else if (absl::StrContains(s, "conscious") ||
+             absl::StrContains(s, "acvpu") || absl::StrContains(s, "avpu")) {
     *p = news2::kConsciousness;
   } else if (absl::StrContains(s, "temp")) {
     *p = news2::kTemperature;
@@ -91,7 +91,8 @@ v1::Referral NormalAdult() {
   return r;
 }
 
-// The same, on scale 2 with hypercapnic failure and an 88-92% target documented.
+// The same, on scale 2 with hypercapnic failure and an 88-92% target
+// documented.
 v1::Referral Scale2Adult(bool on_oxygen) {
   v1::Referral r = NormalAdult();
   auto* o = r.mutable_observations();
@@ -117,10 +118,13 @@ class News2ExhaustiveTest : public ::testing::Test {
     rule_set_ = new std::shared_ptr<const CompiledRuleSet>(
         LoadRuleSet(RuleSetDir(), LoadOptions(), &diags));
     if (*rule_set_ == nullptr) {
-      for (const auto& d : diags.items()) std::cerr << FormatDiagnostic(d) << "\n";
+      for (const auto& d : diags.items())
+        std::cerr << FormatDiagnostic(d) << "\n";
     }
   }
-  void SetUp() override { ASSERT_NE(*rule_set_, nullptr) << "cannot load " << RuleSetDir(); }
+  void SetUp() override {
+    ASSERT_NE(*rule_set_, nullptr) << "cannot load " << RuleSetDir();
+  }
 
   // EXPECTs agreement for `r`; false once a test has failed kMaxFailures
   // times (the rest of a sweep would only repeat the same finding).
@@ -129,7 +133,8 @@ class News2ExhaustiveTest : public ::testing::Test {
     ::testing::AssertionResult ok = Agrees(r);
     EXPECT_TRUE(ok) << what;
     if (!ok && ++failures_ >= kMaxFailures) {
-      ADD_FAILURE() << "stopping this sweep after " << kMaxFailures << " disagreements";
+      ADD_FAILURE() << "stopping this sweep after " << kMaxFailures
+                    << " disagreements";
       return false;
     }
     return true;
@@ -154,14 +159,17 @@ class News2ExhaustiveTest : public ::testing::Test {
     }
     auto fail = [&]() {
       auto f = ::testing::AssertionFailure();
-      f << "observations " << Json(r) << "\n  engine: " << got->ShortDebugString()
-        << "\n  reference: total " << want.total << (want.complete ? "" : " (incomplete)");
+      f << "observations " << Json(r)
+        << "\n  engine: " << got->ShortDebugString() << "\n  reference: total "
+        << want.total << (want.complete ? "" : " (incomplete)");
       for (int p = 0; p < news2::kParameterCount; ++p) {
-        f << ", " << news2::ParameterName(static_cast<Parameter>(p)) << " " << want.points[p];
+        f << ", " << news2::ParameterName(static_cast<Parameter>(p)) << " "
+          << want.points[p];
       }
       return f;
     };
-    if (got->complete() != want.complete) return fail() << "\n  complete differs";
+    if (got->complete() != want.complete)
+      return fail() << "\n  complete differs";
     if (got->value() != want.total) return fail() << "\n  value differs";
     std::map<Parameter, int> seen;
     for (const auto& c : got->components()) {
@@ -169,13 +177,16 @@ class News2ExhaustiveTest : public ::testing::Test {
       if (!ParameterOf(c.parameter(), &p)) {
         return fail() << "\n  unknown parameter '" << c.parameter() << "'";
       }
-      if (seen.count(p)) return fail() << "\n  two components for " << news2::ParameterName(p);
+      if (seen.count(p))
+        return fail() << "\n  two components for " << news2::ParameterName(p);
       seen[p] = c.points();
       if (want.points[p] < 0) {
-        return fail() << "\n  component for unrecorded " << news2::ParameterName(p);
+        return fail() << "\n  component for unrecorded "
+                      << news2::ParameterName(p);
       }
       if (c.points() != want.points[p]) {
-        return fail() << "\n  " << news2::ParameterName(p) << " scores " << c.points();
+        return fail() << "\n  " << news2::ParameterName(p) << " scores "
+                      << c.points();
       }
     }
     // A parameter may have no component only if it scores 0 (a rule set need
@@ -195,7 +206,8 @@ class News2ExhaustiveTest : public ::testing::Test {
   int failures_ = 0;
 };
 
-std::shared_ptr<const CompiledRuleSet>* News2ExhaustiveTest::rule_set_ = nullptr;
+std::shared_ptr<const CompiledRuleSet>* News2ExhaustiveTest::rule_set_ =
+    nullptr;
 
 TEST_F(News2ExhaustiveTest, NormalAdultScoresZero) {
   const v1::Score* s = News2Score(NormalAdult());
@@ -259,8 +271,9 @@ TEST_F(News2ExhaustiveTest, Temperature30To43ByTenths) {
 }
 
 TEST_F(News2ExhaustiveTest, EachConsciousnessLevel) {
-  for (auto c : {v1::CONSCIOUSNESS_ALERT, v1::CONSCIOUSNESS_NEW_CONFUSION, v1::CONSCIOUSNESS_VOICE,
-                 v1::CONSCIOUSNESS_PAIN, v1::CONSCIOUSNESS_UNRESPONSIVE}) {
+  for (auto c : {v1::CONSCIOUSNESS_ALERT, v1::CONSCIOUSNESS_NEW_CONFUSION,
+                 v1::CONSCIOUSNESS_VOICE, v1::CONSCIOUSNESS_PAIN,
+                 v1::CONSCIOUSNESS_UNRESPONSIVE}) {
     v1::Referral r = NormalAdult();
     r.mutable_observations()->set_consciousness(c);
     if (!Check(r, v1::Consciousness_Name(c))) return;
@@ -277,17 +290,63 @@ TEST_F(News2ExhaustiveTest, AirOrOxygen) {
   }
 }
 
+// The scale follows the documentation, not the box the referrer ticked: scale
+// 2 with both criteria documented, scale 1 if either is missing or false.
+TEST_F(News2ExhaustiveTest, ScaleFollowsDocumentedCriteria) {
+  for (auto recorded : {v1::SP_O2_SCALE_SCALE_1, v1::SP_O2_SCALE_SCALE_2,
+                        v1::SP_O2_SCALE_UNSPECIFIED}) {
+    for (int hyp = 0; hyp < 3; ++hyp) {  // false, true, not recorded
+      for (int target = 0; target < 3; ++target) {
+        for (bool o2 : {false, true}) {
+          for (int spo2 : {85, 89, 93, 95, 97}) {
+            v1::Referral r = NormalAdult();
+            auto* o = r.mutable_observations();
+            o->set_spo2_scale(recorded);
+            o->clear_hypercapnic_respiratory_failure();
+            o->clear_prescribed_spo2_target_88_92();
+            if (hyp < 2) o->set_hypercapnic_respiratory_failure(hyp == 1);
+            if (target < 2) o->set_prescribed_spo2_target_88_92(target == 1);
+            o->set_on_supplemental_oxygen(o2);
+            o->set_spo2_percent(spo2);
+            if (!Check(r,
+                       absl::StrCat("recorded ", v1::SpO2Scale_Name(recorded),
+                                    ", hypercapnic ", hyp, ", target ", target,
+                                    ", oxygen ", o2, ", SpO2 ", spo2))) {
+              return;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Clears one parameter's field(s).
 void Unrecord(Parameter p, v1::Observations* o) {
   switch (p) {
-    case news2::kRespirationRate: o->clear_respiratory_rate(); break;
-    case news2::kSpo2: o->clear_spo2_percent(); break;
-    case news2::kAirOrOxygen: o->clear_on_supplemental_oxygen(); break;
-    case news2::kSystolicBp: o->clear_systolic_bp(); break;
-    case news2::kPulse: o->clear_pulse(); break;
-    case news2::kConsciousness: o->clear_consciousness(); break;
-    case news2::kTemperature: o->clear_temperature_celsius(); break;
-    default: break;
+    case news2::kRespirationRate:
+      o->clear_respiratory_rate();
+      break;
+    case news2::kSpo2:
+      o->clear_spo2_percent();
+      break;
+    case news2::kAirOrOxygen:
+      o->clear_on_supplemental_oxygen();
+      break;
+    case news2::kSystolicBp:
+      o->clear_systolic_bp();
+      break;
+    case news2::kPulse:
+      o->clear_pulse();
+      break;
+    case news2::kConsciousness:
+      o->clear_consciousness();
+      break;
+    case news2::kTemperature:
+      o->clear_temperature_celsius();
+      break;
+    default:
+      break;
   }
 }
 
@@ -302,26 +361,30 @@ TEST_F(News2ExhaustiveTest, MissingParameterIsNeverZero) {
       v1::Referral r = NormalAdult();
       if (abnormal_others) {
         auto* o = r.mutable_observations();
-        o->set_respiratory_rate(22);           // 2
-        o->set_spo2_percent(95);               // 1
-        o->set_systolic_bp(105);               // 1
-        o->set_pulse(95);                      // 1
-        o->set_temperature_celsius(38.5);      // 1
+        o->set_respiratory_rate(22);       // 2
+        o->set_spo2_percent(95);           // 1
+        o->set_systolic_bp(105);           // 1
+        o->set_pulse(95);                  // 1
+        o->set_temperature_celsius(38.5);  // 1
       }
       Unrecord(p, r.mutable_observations());
-      const std::string what = absl::StrCat(news2::ParameterName(p), " unrecorded, others ",
-                                            abnormal_others ? "abnormal" : "normal");
+      const std::string what =
+          absl::StrCat(news2::ParameterName(p), " unrecorded, others ",
+                       abnormal_others ? "abnormal" : "normal");
       const news2::Score want = news2::Compute(r.observations());
       ASSERT_FALSE(want.complete);
       const v1::Score* got = News2Score(r);
       ASSERT_NE(got, nullptr) << what;
       EXPECT_FALSE(got->complete()) << what;
-      EXPECT_EQ(got->value(), want.total) << what << ": the value is the recorded points";
-      EXPECT_GE(got->highest_possible(), got->value() + news2::MaxPoints(p)) << what;
+      EXPECT_EQ(got->value(), want.total)
+          << what << ": the value is the recorded points";
+      EXPECT_GE(got->highest_possible(), got->value() + news2::MaxPoints(p))
+          << what;
       for (const auto& c : got->components()) {
         Parameter q;
         if (ParameterOf(c.parameter(), &q)) {
-          EXPECT_NE(q, p) << what << ": a component for the unrecorded parameter";
+          EXPECT_NE(q, p) << what
+                          << ": a component for the unrecorded parameter";
         }
       }
       EXPECT_GT(got->missing_inputs_size(), 0) << what;
