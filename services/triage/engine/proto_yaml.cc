@@ -18,7 +18,7 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
+using google::protobuf::Reflection;  // NOLINT
 
 const FieldDescriptor* FindField(const Descriptor* d, const std::string& key) {
   if (const FieldDescriptor* f = d->FindFieldByName(key)) return f;
@@ -47,7 +47,6 @@ class Filler {
             absl::StrCat("expected a map of ", d->name(), " fields, found ", node.KindName()));
       return;
     }
-    const Reflection* r = msg->GetReflection();
     for (const YamlNode::Entry& e : node.entries) {
       const FieldDescriptor* f = FindField(d, e.key);
       if (f == nullptr) {
