@@ -18,7 +18,7 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;  // NOLINT
+using google::protobuf::Reflection;
 
 const FieldDescriptor* FindField(const Descriptor* d, const std::string& key) {
   if (const FieldDescriptor* f = d->FindFieldByName(key)) return f;
