@@ -32,11 +32,13 @@ class FaultInjectionWritableFile final
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
                          rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailSync()) return Injected("sync");
+    fs_->CountSync();
     return FSWritableFileOwnerWrapper::Sync(options, dbg);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
     if (fs_->ShouldFailSync()) return Injected("fsync");
+    fs_->CountSync();
     return FSWritableFileOwnerWrapper::Fsync(options, dbg);
   }
   rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes,

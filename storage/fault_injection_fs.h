@@ -6,6 +6,7 @@
 #define FRONTDOOR_STORAGE_FAULT_INJECTION_FS_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,9 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
   void SetFailAppends(bool fail) { fail_appends_.store(fail); }
   // Number of operations failed so far.
   int injected() const { return injected_.load(); }
+  // Number of Sync/Fsync calls that reached the base file system (for
+  // benchmarks: fsyncs per acknowledged record).
+  int64_t syncs() const { return syncs_.load(); }
 
   rocksdb::IOStatus NewWritableFile(
       const std::string& fname, const rocksdb::FileOptions& options,
@@ -49,6 +53,7 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
   // Internal: consulted by the wrapped files.
   bool ShouldFailSync() { return Inject(fail_syncs_.load()); }
   bool ShouldFailAppend() { return Inject(fail_appends_.load()); }
+  void CountSync() { syncs_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   bool Inject(bool fail) {
@@ -60,6 +65,7 @@ class FaultInjectionFileSystem : public rocksdb::FileSystemWrapper {
   std::atomic<bool> fail_syncs_{false};
   std::atomic<bool> fail_appends_{false};
   std::atomic<int> injected_{0};
+  std::atomic<int64_t> syncs_{0};
 };
 
 // An Env whose files go through `fs` (which must outlive it).
