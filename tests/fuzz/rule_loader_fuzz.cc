@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "frontdoor/v1/referral.pb.h"
+#include "google/protobuf/stubs/logging.h"
 #include "services/triage/engine/analysis.h"
 #include "services/triage/engine/compiled_rule_set.h"
 #include "services/triage/engine/loader.h"
@@ -111,10 +112,13 @@ void WriteFile(const fs::path& p, const char* data, size_t size) {
 }
 
 // A fresh directory holding exactly `files`.
-void Reset(std::initializer_list<std::pair<const char*, std::string_view>> files) {
+void Reset(
+    std::initializer_list<std::pair<const char*, std::string_view>> files) {
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(g_dir, ec)) fs::remove(e.path(), ec);
-  for (const auto& [name, text] : files) WriteFile(g_dir / name, text.data(), text.size());
+  for (const auto& e : fs::directory_iterator(g_dir, ec))
+    fs::remove(e.path(), ec);
+  for (const auto& [name, text] : files)
+    WriteFile(g_dir / name, text.data(), text.size());
 }
 
 frontdoor::v1::Referral Referral(int which) {
@@ -141,13 +145,15 @@ void LoadAndUse() {
   Diagnostics diags;
   frontdoor::v1::RuleSet proto;
   SourceMap sources;
-  if (!frontdoor::rules::ReadRuleSetFiles(g_dir.string(), options, &proto, &sources, &diags)) {
+  if (!frontdoor::rules::ReadRuleSetFiles(g_dir.string(), options, &proto,
+                                          &sources, &diags)) {
     return;
   }
   auto rs = CompiledRuleSet::Compile(std::move(proto), &sources, &diags);
   if (rs == nullptr) return;
   frontdoor::rules::Analyse(*rs, &diags);
-  for (const auto& d : diags.items()) (void)frontdoor::rules::FormatDiagnostic(d);
+  for (const auto& d : diags.items())
+    (void)frontdoor::rules::FormatDiagnostic(d);
   auto report = frontdoor::rules::RunTests(*rs);
   (void)frontdoor::rules::FormatTestReport(report, true);
   EvalResult result;
@@ -161,7 +167,11 @@ void LoadAndUse() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  g_dir = fs::temp_directory_path() / absl::StrCat("frontdoor_rule_loader_fuzz_", getpid());
+  // Invalid UTF-8 in string fields is expected here; protobuf would log
+  // every instance.
+  google::protobuf::SetLogHandler(nullptr);
+  g_dir = fs::temp_directory_path() /
+          absl::StrCat("frontdoor_rule_loader_fuzz_", getpid());
   fs::create_directories(g_dir);
   std::atexit([] {
     std::error_code ec;
