@@ -623,6 +623,7 @@ void WriteBigTable(const fs::path& dir, bool priority) {
 struct BigTable {
   std::shared_ptr<const CompiledRuleSet> rs;
   double read_ms = 0, compile_ms = 0, analyse_ms = 0;
+  int warnings = 0;  // analysis findings that are not errors
 };
 
 double Ms(Clock::time_point a, Clock::time_point b) {
@@ -658,6 +659,9 @@ BigTable LoadBigTable(const fs::path& dir) {
   bt.read_ms = Ms(t0, t1);
   bt.compile_ms = Ms(t1, t2);
   bt.analyse_ms = Ms(t2, t3);
+  for (const auto& d : diags.items()) {
+    bt.warnings += d.severity != rules::Diagnostic::Severity::kError;
+  }
   return bt;
 }
 
@@ -674,6 +678,12 @@ const fs::path& BigTableDir(bool priority) {
       WriteBigTable(path, priority);
     }
     ~Dir() {
+      // FRONTDOOR_BENCH_KEEP_TABLES=1 keeps the generated rule sets to look at.
+      const char* keep = std::getenv("FRONTDOOR_BENCH_KEEP_TABLES");
+      if (keep != nullptr && *keep == '1') {
+        std::fprintf(stderr, "kept %s\n", path.c_str());
+        return;
+      }
       std::error_code ec;
       fs::remove_all(path, ec);
     }
@@ -687,6 +697,7 @@ void SetLoadCounters(benchmark::State& state, const BigTable& bt) {
   state.counters["read_ms"] = bt.read_ms;
   state.counters["compile_ms"] = bt.compile_ms;
   state.counters["analyse_ms"] = bt.analyse_ms;
+  state.counters["warnings"] = bt.warnings;
 }
 
 // Arg: 0 = first, 1 = priority. One iteration: load + compile + analyse.
