@@ -1066,4 +1066,7 @@ HandDecision HandWrittenTriage::Triage(const v1::Referral& r,
   return decision;
 }
 
+#undef FINDING
+#undef P
+
 }  // namespace frontdoor::bench

@@ -7,9 +7,10 @@
 // Missing data is handled the way docs/rule-language.md ("How the decision is
 // made", step 4) describes, with simpler logic of its own: each rule is
 // judged yes, no or "cannot tell" from what was recorded; a rule that cannot
-// tell and would be more urgent than the outcome reached sends the referral
-// to the missing-data outcome (clinical review within 1 hour, or the outcome
-// itself if that is more urgent).
+// tell and would be more urgent than the outcome reached (than the outcome an
+// override replaced, after an override) asks for a missing-data review, and
+// the outcome becomes clinical review within 1 hour (or sooner) when that is
+// more urgent than it, and no override was applied.
 
 #ifndef FRONTDOOR_TESTS_BENCH_HANDWRITTEN_TRIAGE_H_
 #define FRONTDOOR_TESTS_BENCH_HANDWRITTEN_TRIAGE_H_
