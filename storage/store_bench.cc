@@ -13,10 +13,14 @@
 //
 // Counters: items_per_second is acknowledged records/s; fsyncs/record counts
 // Sync/Fsync calls that reached the file system (WAL, plus flushes) per
-// record. At the end the run prints the ratio of BM_StoreCommit at 64
-// committers to 1 (the group commit speed-up).
+// record; wall_records/s is records/s by thread 0's clock. At the end the run
+// prints the median records/s of each benchmark over its repetitions and the
+// ratio of BM_StoreCommit at 64 committers to 1 (the group commit speed-up).
+// fsync latency on a shared VM disk varies by 10x from minute to minute:
+// interleave repetitions so that both sides of a ratio see the same disk.
 //
-//   build/storage/store_bench [--benchmark_min_time=2]
+//   build/storage/store_bench --benchmark_min_time=1
+//       --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
 // Environment: TEST_TMPDIR (where the databases go, default /tmp);
 // FRONTDOOR_STORE_BENCH_RECORDS=N adds BM_OpenLargeStore (see below).
 
@@ -78,10 +82,6 @@ v1::ReferralRecord NextRecord() {
   return r;
 }
 
-// Results of the last (reported) run of each benchmark, by thread count.
-absl::Mutex g_results_mu;
-std::map<std::string, std::map<int, double>> g_rates;
-
 struct Shared {
   std::unique_ptr<testing::TempDir> dir;
   std::shared_ptr<FaultInjectionFileSystem> fs;  // counts fsyncs; no faults
@@ -94,18 +94,53 @@ struct Shared {
 };
 Shared* g_shared = nullptr;
 
-void Finish(benchmark::State& state, const char* name) {
+void Finish(benchmark::State& state) {
   const double seconds = std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - g_shared->start)
                              .count();
   const int64_t records = g_shared->done.load();
-  const double rate = records / seconds;
   state.counters["fsyncs/record"] =
       static_cast<double>(g_shared->fs->syncs() - g_shared->syncs_at_start) /
       static_cast<double>(std::max<int64_t>(records, 1));
-  absl::MutexLock lock(&g_results_mu);
-  g_rates[name][state.threads()] = rate;
+  // Thread 0's own clock, as a check on items_per_second (which averages the
+  // threads' times).
+  state.counters["wall_records/s"] = records / seconds;
 }
+
+// Keeps items_per_second of every reported run (each repetition, no
+// aggregates) for the summary printed at the end.
+class RateCollector : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    benchmark::ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      auto it = run.counters.find("items_per_second");
+      if (it == run.counters.end()) continue;
+      rates_[run.run_name.function_name][static_cast<int>(run.threads)]
+          .push_back(it->second.value);
+    }
+  }
+
+  // Median over the repetitions; 0 if the benchmark did not run.
+  double Median(const std::string& name, int threads) const {
+    auto by_name = rates_.find(name);
+    if (by_name == rates_.end()) return 0;
+    auto by_threads = by_name->second.find(threads);
+    if (by_threads == by_name->second.end()) return 0;
+    std::vector<double> v = by_threads->second;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+
+  const std::map<std::string, std::map<int, std::vector<double>>>& rates()
+      const {
+    return rates_;
+  }
+
+ private:
+  std::map<std::string, std::map<int, std::vector<double>>> rates_;
+};
 
 void BM_StoreCommit(benchmark::State& state) {
   if (state.thread_index() == 0) {
@@ -157,7 +192,7 @@ void BM_StoreCommit(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    Finish(state, "BM_StoreCommit");
+    Finish(state);
     g_shared->store.reset();
     delete g_shared;
     g_shared = nullptr;
@@ -221,7 +256,7 @@ void BM_RawWriteBatchSync(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    Finish(state, "BM_RawWriteBatchSync");
+    Finish(state);
     delete g_shared->raw;
     delete g_shared;
     g_shared = nullptr;
@@ -354,26 +389,27 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  frontdoor::storage::RateCollector reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
-  using frontdoor::storage::g_rates;
-  absl::MutexLock lock(&frontdoor::storage::g_results_mu);
-  for (const auto& [name, by_threads] : g_rates) {
-    for (const auto& [threads, rate] : by_threads) {
-      std::printf("%s threads=%d records/s=%.0f\n", name.c_str(), threads,
-                  rate);
+  for (const auto& [name, by_threads] : reporter.rates()) {
+    for (const auto& [threads, rates] : by_threads) {
+      std::printf("%s threads=%d records/s median=%.0f (%zu runs)\n",
+                  name.c_str(), threads, reporter.Median(name, threads),
+                  rates.size());
     }
   }
-  const auto& store = g_rates["BM_StoreCommit"];
-  const auto& raw = g_rates["BM_RawWriteBatchSync"];
-  if (store.count(1) && store.count(64)) {
+  const double store1 = reporter.Median("BM_StoreCommit", 1);
+  const double store64 = reporter.Median("BM_StoreCommit", 64);
+  const double raw1 = reporter.Median("BM_RawWriteBatchSync", 1);
+  if (store1 > 0 && store64 > 0) {
     std::printf("group commit speed-up (BM_StoreCommit 64 / 1): %.1fx\n",
-                store.at(64) / store.at(1));
+                store64 / store1);
   }
-  if (raw.count(1) && store.count(64)) {
+  if (raw1 > 0 && store64 > 0) {
     std::printf(
-        "BM_StoreCommit at 64 vs one raw sync WriteBatch per record: %.1fx\n",
-        store.at(64) / raw.at(1));
+        "BM_StoreCommit at 64 / raw sync WriteBatch at 1 committer: %.1fx\n",
+        store64 / raw1);
   }
   return 0;
 }
