@@ -428,6 +428,23 @@ bool ContainsIgnoreCase(absl::string_view hay, absl::string_view lower_needle) {
 
 }  // namespace
 
+Tri MatchTextCell(const CellTest& cell, absl::string_view text, absl::string_view lowered) {
+  switch (cell.kind) {
+    case CellTest::Kind::kAny:
+    case CellTest::Kind::kPresent:
+      return Tri::kMatch;
+    case CellTest::Kind::kMissing:
+      return Tri::kFail;
+    case CellTest::Kind::kSet:
+      break;
+  }
+  bool in = false;
+  for (const std::string& t : cell.texts) in = in || text == t;
+  for (const std::string& t : cell.contains) in = in || lowered.find(t) != absl::string_view::npos;
+  if (cell.negated) in = !in;
+  return in ? Tri::kMatch : Tri::kFail;
+}
+
 Tri MatchCell(const CellTest& cell, const Value& value, bool unknown_if_missing) {
   switch (cell.kind) {
     case CellTest::Kind::kAny:

@@ -53,6 +53,10 @@ std::string RenderCell(const CellTest& cell, const TypeInfo& type);
 // on_missing policy.
 Tri MatchCell(const CellTest& cell, const Value& value, bool unknown_if_missing);
 
+// MatchCell for a present text value whose lower-cased copy is `lowered`
+// (so a column's cells share one lower-casing).
+Tri MatchTextCell(const CellTest& cell, absl::string_view text, absl::string_view lowered);
+
 // Enum value by short name (after the enum's UPPER_SNAKE prefix) or full
 // name; null if none.
 const google::protobuf::EnumValueDescriptor* FindEnumValue(

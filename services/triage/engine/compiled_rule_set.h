@@ -54,6 +54,8 @@ struct Slot {
   // kField: descriptors from Referral down to the field.
   std::vector<const google::protobuf::FieldDescriptor*> path;
   int missing_bit = -1;  // kField: its bit in MissingMask
+  // kField: the message node holding the field (CompiledRuleSet::nodes()).
+  int node = -1;
   int writer_table = -1;  // kVariable: the table that writes it
 };
 
@@ -70,8 +72,21 @@ struct CompiledColumn {
   bool trivial = false;  // every cell is '-': the column never filters
   std::vector<double> breakpoints;
   std::vector<uint64_t> seg_match;
+  // For integer values near the breakpoints (enums, bools, most
+  // observations): segment = direct[x - direct_base], no search.
+  int64_t direct_base = 0;
+  std::vector<uint32_t> direct;
   std::vector<uint64_t> missing_match;    // rows matching a missing value
   std::vector<uint64_t> missing_unknown;  // rows undetermined on a missing value
+};
+
+// A message on the way to the fields the rules read (the Referral itself is
+// node 0). Fields are loaded node by node, each nested message looked up
+// once per evaluation, with its Reflection resolved at compile time.
+struct MessageNode {
+  int parent = -1;
+  const google::protobuf::FieldDescriptor* field = nullptr;  // in the parent
+  const google::protobuf::Reflection* reflection = nullptr;  // of this message
 };
 
 // One output cell of one row.
@@ -161,6 +176,7 @@ class CompiledRuleSet {
 
   // Internals for analysis, tests and tools.
   const std::vector<Slot>& slots() const { return slots_; }
+  const std::vector<MessageNode>& nodes() const { return nodes_; }
   const std::vector<CompiledTable>& tables() const { return tables_; }
   const std::vector<int>& order() const { return order_; }
   int Rank(v1::Pathway p, v1::Urgency u) const;
@@ -181,6 +197,8 @@ class CompiledRuleSet {
   std::string version_;
   SourceMap sources_;
   std::vector<Slot> slots_;
+  std::vector<MessageNode> nodes_;
+  std::vector<int> field_slots_;  // slots of kind kField, by node order
   int field_count_ = 0;
   std::vector<CompiledTable> tables_;
   std::vector<int> order_;  // evaluation order (indexes into tables_)
@@ -206,7 +224,7 @@ class EvalResult {
   struct RowRef {
     int table;
     int row;
-    MissingMask missing;
+    MissingMask missing;  // filled once the outcome is final
   };
   struct TableState {
     int selected = -1;  // single-hit tables
@@ -219,6 +237,8 @@ class EvalResult {
   std::vector<uint64_t> undetermined_;
   std::vector<TableState> tables_;
   std::vector<uint64_t> tmp_;
+  std::vector<const google::protobuf::Message*> messages_;  // by MessageNode
+  std::string lowered_;  // lower-cased text of the column being matched
   std::vector<RowRef> could_escalate_;
   v1::Pathway pathway_ = v1::PATHWAY_UNSPECIFIED;
   v1::Urgency urgency_ = v1::URGENCY_UNSPECIFIED;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -38,6 +39,7 @@ class Compiler {
     DeclareVariables();
     for (int i = 0; i < rs_->proto_.tables_size(); ++i) CompileTable(i);
     OrderTables();
+    BuildLoadPlan();
     CheckTests();
     if (diags_->error_count() > errors_before) return nullptr;
     int offset = 0;
@@ -659,6 +661,22 @@ class Compiler {
         }
       }
       col.indexed = true;
+      // A direct lookup for integers when the breakpoints span a small range.
+      if (!bp.empty() && bp.back() - bp.front() <= 4096) {
+        bool integral = true;
+        for (double b : bp) integral = integral && b == std::floor(b);
+        if (integral) {
+          col.direct_base = static_cast<int64_t>(bp.front()) - 1;
+          const int64_t span = static_cast<int64_t>(bp.back()) + 1 - col.direct_base + 1;
+          col.direct.resize(span);
+          for (int64_t k = 0; k < span; ++k) {
+            const double x = static_cast<double>(col.direct_base + k);
+            auto it = std::lower_bound(bp.begin(), bp.end(), x);
+            size_t idx = static_cast<size_t>(it - bp.begin());
+            col.direct[k] = static_cast<uint32_t>(it != bp.end() && *it == x ? 2 * idx + 1 : 2 * idx);
+          }
+        }
+      }
     }
   }
 
@@ -716,6 +734,43 @@ class Compiler {
       Error(first, TableAt(first), "cycle",
             absl::StrCat("tables depend on each other in a cycle: ", absl::StrJoin(stuck, ", "),
                          "; each must read only variables written before it"));
+    }
+  }
+
+  // Groups field slots under the messages that hold them, so evaluation
+  // looks each nested message up once.
+  void BuildLoadPlan() {
+    auto& nodes = rs_->nodes_;
+    nodes.clear();
+    const google::protobuf::MessageFactory* factory =
+        google::protobuf::MessageFactory::generated_factory();
+    nodes.push_back({-1, nullptr, v1::Referral::default_instance().GetReflection()});
+    std::map<std::pair<int, const FieldDescriptor*>, int> index;
+    for (size_t i = 0; i < rs_->slots_.size(); ++i) {
+      Slot& s = rs_->slots_[i];
+      if (s.kind != Slot::Kind::kField) continue;
+      int node = 0;
+      for (size_t k = 0; k + 1 < s.path.size(); ++k) {
+        auto key = std::make_pair(node, s.path[k]);
+        auto it = index.find(key);
+        if (it == index.end()) {
+          const google::protobuf::Message* proto =
+              const_cast<google::protobuf::MessageFactory*>(factory)->GetPrototype(
+                  s.path[k]->message_type());
+          nodes.push_back({node, s.path[k], proto->GetReflection()});
+          it = index.emplace(key, static_cast<int>(nodes.size()) - 1).first;
+        }
+        node = it->second;
+      }
+      s.node = node;
+    }
+    rs_->field_slots_.clear();
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      for (size_t i = 0; i < rs_->slots_.size(); ++i) {
+        if (rs_->slots_[i].kind == Slot::Kind::kField && rs_->slots_[i].node == static_cast<int>(n)) {
+          rs_->field_slots_.push_back(static_cast<int>(i));
+        }
+      }
     }
   }
 

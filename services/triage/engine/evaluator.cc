@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/time/civil_time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/triage/engine/compiled_rule_set.h"
@@ -17,20 +19,16 @@ using google::protobuf::Reflection;
 
 const absl::CivilDay kEpoch(1970, 1, 1);
 
-Value LoadField(const Slot& s, const v1::Referral& referral) {
+// Reads one field from the message holding it (null when that message, or
+// one above it, is absent).
+Value LoadField(const Slot& s, const Message* m, const Reflection* r) {
   Value v;
-  const Message* m = &referral;
-  const size_t n = s.path.size();
-  for (size_t i = 0; i + 1 < n; ++i) {
-    const Reflection* r = m->GetReflection();
-    if (!r->HasField(*m, s.path[i])) {
-      v.missing.set(s.missing_bit);
-      return v;
-    }
-    m = &r->GetMessage(*m, s.path[i]);
+  if (m == nullptr) {
+    v.missing.set(s.missing_bit);
+    return v;
   }
+  const size_t n = s.path.size();
   const FieldDescriptor* f = s.path[n - 1];
-  const Reflection* r = m->GetReflection();
   if (f->has_presence() && !r->HasField(*m, f)) {
     v.missing.set(s.missing_bit);
     return v;
@@ -108,7 +106,14 @@ inline int LowestBit(const uint64_t* bits, int words) {
 }
 
 // Column index lookup: the segment holding `x`.
-inline size_t Segment(const std::vector<double>& bp, double x) {
+inline size_t Segment(const CompiledColumn& col, double x) {
+  if (!col.direct.empty()) {
+    const double k = x - static_cast<double>(col.direct_base);
+    if (k >= 0 && k < static_cast<double>(col.direct.size()) && k == std::floor(k)) {
+      return col.direct[static_cast<size_t>(k)];
+    }
+  }
+  const std::vector<double>& bp = col.breakpoints;
   auto it = std::lower_bound(bp.begin(), bp.end(), x);
   size_t k = static_cast<size_t>(it - bp.begin());
   if (it != bp.end() && *it == x) return 2 * k + 1;
@@ -118,7 +123,10 @@ inline size_t Segment(const std::vector<double>& bp, double x) {
 }  // namespace
 
 void EvalResult::Reset(const CompiledRuleSet& rs, int scratch_words) {
-  slots_.assign(rs.slots().size(), Value());
+  // Every slot is written before it is read (fields on load, variables by
+  // their table): size only, no clearing.
+  if (slots_.size() != rs.slots().size()) slots_.resize(rs.slots().size());
+  if (messages_.size() != rs.nodes().size()) messages_.resize(rs.nodes().size());
   // Every table writes its own bitsets before reading them: no clearing.
   if (matched_.size() < static_cast<size_t>(scratch_words)) {
     matched_.resize(scratch_words);
@@ -205,9 +213,12 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
       continue;
     }
     if (!col.indexed) {
-      // Text columns: test each row.
+      // Text columns: lower-case the text once, then test each row.
+      std::string& lowered = res->lowered_;
+      lowered.assign(v.text.data(), v.text.size());
+      for (char& c : lowered) c = absl::ascii_tolower(static_cast<unsigned char>(c));
       for (int r = 0; r < t.nrows; ++r) {
-        Tri m = MatchCell(col.cells[r], v, col.unknown_if_missing);
+        Tri m = MatchTextCell(col.cells[r], v.text, lowered);
         uint64_t bit = uint64_t{1} << (r % 64);
         if (m != Tri::kMatch) matched[r / 64] &= ~bit;
         if (m == Tri::kFail) possible[r / 64] &= ~bit;
@@ -215,7 +226,7 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
       continue;
     }
     if (v.lo == v.hi) {
-      const uint64_t* seg = col.seg_match.data() + Segment(col.breakpoints, v.lo) * words;
+      const uint64_t* seg = col.seg_match.data() + Segment(col, v.lo) * words;
       for (int w = 0; w < words; ++w) {
         matched[w] &= seg[w];
         possible[w] &= seg[w];
@@ -224,7 +235,7 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
     }
     // An uncertain value spans segments: a row matches if it matches in all
     // of them and is possible if it matches in any.
-    size_t s0 = Segment(col.breakpoints, v.lo), s1 = Segment(col.breakpoints, v.hi);
+    size_t s0 = Segment(col, v.lo), s1 = Segment(col, v.hi);
     for (int w = 0; w < words; ++w) {
       uint64_t all = ~uint64_t{0}, any = 0;
       for (size_t s = s0; s <= s1; ++s) {
@@ -253,7 +264,7 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
         if (before_row >= 0 && r >= before_row) return;
         const CompiledRow& row = t.rows[r];
         if (!row.has_outcome || row.rank >= limit_rank) continue;
-        res->could_escalate_.push_back({ti, r, RowMissing(t, r, slots)});
+        res->could_escalate_.push_back({ti, r, MissingMask()});
       }
     }
   };
@@ -489,9 +500,19 @@ void CompiledRuleSet::EvaluateTable(const CompiledTable& t, EvalResult* res) con
 
 void CompiledRuleSet::Evaluate(const v1::Referral& referral, EvalResult* res) const {
   res->Reset(*this, scratch_words_);
-  for (size_t i = 0; i < slots_.size(); ++i) {
+  const Message** msgs = res->messages_.data();
+  msgs[0] = &referral;
+  for (size_t n = 1; n < nodes_.size(); ++n) {
+    const MessageNode& node = nodes_[n];
+    const Message* parent = msgs[node.parent];
+    const Reflection* pr = nodes_[node.parent].reflection;
+    msgs[n] = parent != nullptr && pr->HasField(*parent, node.field)
+                  ? &pr->GetMessage(*parent, node.field)
+                  : nullptr;
+  }
+  for (int i : field_slots_) {
     const Slot& s = slots_[i];
-    if (s.kind == Slot::Kind::kField) res->slots_[i] = LoadField(s, referral);
+    res->slots_[i] = LoadField(s, msgs[s.node], nodes_[s.node].reflection);
   }
   bool outcome_set = false;
   for (int ti : order_) {
@@ -543,7 +564,10 @@ void CompiledRuleSet::Evaluate(const v1::Referral& referral, EvalResult* res) co
                           }),
            ce.end());
   if (!ce.empty()) {
-    for (const auto& r : ce) res->missing_ |= r.missing;
+    for (auto& r : ce) {
+      r.missing = RowMissing(tables_[r.table], r.row, res->slots_.data());
+      res->missing_ |= r.missing;
+    }
     res->flags_ |= uint64_t{1} << v1::FLAG_MISSING_DATA_REVIEW;
     // The missing-data outcome only ever raises: a known outcome that
     // already outranks it (acute within the hour) stands, flagged; so does

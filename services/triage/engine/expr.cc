@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -362,6 +363,53 @@ Value Expr::Evaluate(const Value* slots, const absl::TimeZone& tz) const {
 
 namespace {
 
+struct Ymd {
+  int64_t y;
+  int m, d;
+};
+
+// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+// civil_from_days): plain arithmetic, no time-zone library on the hot path.
+Ymd CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (m <= 2), m, d};
+}
+
+struct LocalTime {
+  Ymd date;
+  int minute_of_day;
+  int weekday;  // 1 = Monday
+};
+
+// A timestamp (seconds) in `tz`. One evaluation asks about the same instant
+// several times (age, months, opening hours), so the last answer is kept.
+const LocalTime& ToLocal(double seconds, const absl::TimeZone& tz) {
+  thread_local int64_t last_seconds = INT64_MIN;
+  thread_local absl::TimeZone last_zone;
+  thread_local LocalTime last;
+  const int64_t s = static_cast<int64_t>(std::floor(seconds));
+  if (s == last_seconds && tz == last_zone) return last;
+  const absl::TimeZone::CivilInfo ci = tz.At(absl::FromUnixSeconds(s));
+  const int64_t local = s + ci.offset;
+  const int64_t days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+  const int64_t sod = local - days * 86400;
+  last.date = CivilFromDays(days);
+  last.minute_of_day = static_cast<int>(sod / 60);
+  last.weekday = static_cast<int>(((days % 7) + 7 + 3) % 7) + 1;  // 1970-01-01 was a Thursday
+  last_seconds = s;
+  last_zone = tz;
+  return last;
+}
+
+Ymd LocalDate(double seconds, const absl::TimeZone& tz) { return ToLocal(seconds, tz).date; }
+
 Value Missing(const Value& a, const Value& b) {
   Value v;
   v.missing = a.missing | b.missing;
@@ -499,14 +547,12 @@ Value Expr::Eval(int idx, const Value* slots, const absl::TimeZone& tz) const {
       // Whole calendar years (or months) from a to b, as birthdays count:
       // someone born on 29 February gains a year on 1 March in other years.
       auto day = [&](double x, ValueType t) {
-        if (t == ValueType::kDate) {
-          return absl::CivilDay(1970, 1, 1) + static_cast<int64_t>(std::floor(x));
-        }
-        return absl::ToCivilDay(absl::FromUnixSeconds(static_cast<int64_t>(std::floor(x))), tz);
+        return t == ValueType::kDate ? CivilFromDays(static_cast<int64_t>(std::floor(x)))
+                                     : LocalDate(x, tz);
       };
-      auto between = [&](absl::CivilDay from, absl::CivilDay to) {
-        int64_t months = (to.year() - from.year()) * 12 + (to.month() - from.month());
-        if (to.day() < from.day()) --months;
+      auto between = [&](Ymd from, Ymd to) {
+        int64_t months = (to.y - from.y) * 12 + (to.m - from.m);
+        if (to.d < from.d) --months;
         if (n.op == Op::kMonthsBetween) return static_cast<double>(months);
         return static_cast<double>(months >= 0 ? months / 12 : -((-months + 11) / 12));
       };
@@ -521,15 +567,8 @@ Value Expr::Eval(int idx, const Value* slots, const absl::TimeZone& tz) const {
         r = n.op == Op::kLocalWeekday ? Value::Range(1, 7) : Value::Range(0, 1439);
         break;
       }
-      absl::Time t = absl::FromUnixSeconds(static_cast<int64_t>(std::floor(a.lo)));
-      absl::CivilSecond cs = absl::ToCivilSecond(t, tz);
-      if (n.op == Op::kLocalMinuteOfDay) {
-        r = Value::Number(cs.hour() * 60 + cs.minute());
-      } else {
-        int wd = static_cast<int>(absl::GetWeekday(absl::CivilDay(cs)));
-        // absl::Weekday: monday = 0 ... sunday = 6.
-        r = Value::Number(wd + 1);
-      }
+      const LocalTime& lt = ToLocal(a.lo, tz);
+      r = Value::Number(n.op == Op::kLocalMinuteOfDay ? lt.minute_of_day : lt.weekday);
       break;
     }
     case Op::kNhsNumberValid:

@@ -13,7 +13,7 @@ namespace frontdoor::rules {
 // The most distinct Referral fields one rule set may read. Each gets a bit
 // in a MissingMask so that every undetermined row can name its missing inputs
 // without allocating.
-inline constexpr int kMaxFields = 256;
+inline constexpr int kMaxFields = 128;  // more than the Referral schema has leaves
 using MissingMask = std::bitset<kMaxFields>;
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
