@@ -1,0 +1,116 @@
+// frontdoor-server: hosts Frontdoor's gRPC services (all of them by
+// default, or the --roles given), health, reflection, /metrics and /healthz.
+// Flags may also come from a file: --flagfile=frontdoor.flags (one
+// --name=value per line). See docs/operations.md.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/log.h"
+#include "services/server/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (host:port)");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
+          "HTTP listen address for /metrics and /healthz (host:port); empty disables HTTP");
+ABSL_FLAG(std::string, data_dir, "./data", "Directory of the stores (created if missing)");
+ABSL_FLAG(std::string, rules, "triage-rules/community-spa",
+          "Rule set directory (triage role)");
+ABSL_FLAG(std::string, directory, "triage-rules/directory.yaml",
+          "Directory of services file (directory role)");
+ABSL_FLAG(std::string, roles, "all",
+          "Services to host: 'all' or a comma list of referral,triage,directory");
+ABSL_FLAG(std::string, triage_target, "",
+          "host:port of a TriageService when the triage role is not in this process");
+ABSL_FLAG(std::string, directory_target, "",
+          "host:port of a DirectoryService when the directory role is not in this process");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(std::string, log_level, "info", "Minimum log level: info, warn or error");
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitStartFailed = 1;
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Frontdoor triage server.\n"
+      "  frontdoor-server [--roles=all] [--listen=127.0.0.1:50051] [--data_dir=./data]\n"
+      "  frontdoor-server --flagfile=frontdoor.flags\n"
+      "See docs/operations.md.");
+  absl::ParseCommandLine(argc, argv);
+
+  frontdoor::log::Level level;
+  if (!frontdoor::log::ParseLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::cerr << "frontdoor-server: --log_level must be info, warn or error\n";
+    return kExitUsage;
+  }
+  frontdoor::log::SetMinLevel(level);
+
+  absl::StatusOr<frontdoor::server::Roles> roles =
+      frontdoor::server::ParseRoles(absl::GetFlag(FLAGS_roles));
+  if (!roles.ok()) {
+    std::cerr << "frontdoor-server: " << roles.status().message() << "\n";
+    return kExitUsage;
+  }
+
+  frontdoor::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.rules_dir = absl::GetFlag(FLAGS_rules);
+  options.directory_file = absl::GetFlag(FLAGS_directory);
+  options.roles = *roles;
+  options.triage_target = absl::GetFlag(FLAGS_triage_target);
+  options.directory_target = absl::GetFlag(FLAGS_directory_target);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (options.shutdown_grace < absl::ZeroDuration()) {
+    std::cerr << "frontdoor-server: --shutdown_grace must not be negative\n";
+    return kExitUsage;
+  }
+
+  // SIGTERM and SIGINT are taken synchronously by one thread (sigwait), so
+  // the shutdown runs as ordinary code, not in a signal handler. Block them
+  // before any thread starts so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client closing its socket is not fatal
+
+  absl::StatusOr<std::unique_ptr<frontdoor::server::FrontdoorServer>> server =
+      frontdoor::server::FrontdoorServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "frontdoor-server: " << server.status().message() << "\n";
+    return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitStartFailed;
+  }
+  std::cout << (*server)->Banner() << std::endl;
+
+  frontdoor::server::FrontdoorServer* s = server->get();
+  std::thread signal_thread([s, stop_signals] {
+    int sig = 0;
+    if (sigwait(&stop_signals, &sig) != 0) return;
+    frontdoor::log::Info("signal received; draining",
+                         {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    s->Shutdown();
+  });
+  s->Wait();
+  signal_thread.join();
+  server->reset();
+  return kExitOk;
+}

@@ -1,0 +1,133 @@
+// The wiring of frontdoor-server: which services run in this process, how
+// they reach each other, health, reflection, metrics, the HTTP endpoints and
+// graceful shutdown. main.cc turns flags into ServerOptions; tests start a
+// whole server in-process with FrontdoorServer::Start.
+
+#ifndef FRONTDOOR_SERVICES_SERVER_SERVER_H_
+#define FRONTDOOR_SERVICES_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/common/clock.h"
+#include "services/common/metrics.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
+namespace frontdoor {
+namespace triage {
+class RuleSetHolder;
+}  // namespace triage
+
+namespace server {
+
+// The services this process hosts.
+struct Roles {
+  bool referral = false;
+  bool triage = false;
+  bool directory = false;
+
+  static Roles All() { return Roles{true, true, true}; }
+  bool any() const { return referral || triage || directory; }
+  // "referral,triage,directory" (the selected ones, in that order).
+  std::string ToString() const;
+};
+
+// "all", or a comma-separated list of referral, triage, directory (spaces
+// around names allowed, duplicates harmless). INVALID_ARGUMENT for an
+// unknown or empty list.
+absl::StatusOr<Roles> ParseRoles(absl::string_view text);
+
+struct ServerOptions {
+  // gRPC listen address, host:port. Port 0 picks a free port (tests).
+  std::string listen = "127.0.0.1:50051";
+  // HTTP (/metrics, /healthz) listen address, host:port; "" disables it.
+  std::string http_listen = "127.0.0.1:8080";
+  // Directory for the stores (created if missing). The referral store lives
+  // in <data_dir>/referrals. Used by the referral and directory roles.
+  std::string data_dir = "./data";
+  // Rule set directory, for the triage role.
+  std::string rules_dir = "triage-rules/community-spa";
+  // Directory file (services, catchments, sessions), for the directory role.
+  std::string directory_file = "triage-rules/directory.yaml";
+  Roles roles = Roles::All();
+  // host:port of TriageService / DirectoryService when that role is not in
+  // this process (required then by the referral role).
+  std::string triage_target;
+  std::string directory_target;
+  // How long Shutdown lets in-flight calls finish before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // How often the store's health is polled.
+  absl::Duration health_poll = absl::Milliseconds(250);
+  // Largest request message accepted (larger: RESOURCE_EXHAUSTED).
+  int max_receive_message_bytes = 4 << 20;
+  // Source of time for the services; null means the real clock. Not owned.
+  Clock* clock = nullptr;
+  // The Env of the store's files; null means rocksdb::Env::Default(). Tests
+  // pass a fault-injecting Env. Not owned; must outlive the server.
+  rocksdb::Env* store_env = nullptr;
+};
+
+// A running frontdoor server. Thread-safe.
+//
+// Health (grpc.health.v1): the overall service "" and every hosted service
+// are NOT_SERVING until everything is loaded and the port is up, SERVING
+// while ready, and NOT_SERVING again when draining or when the store reports
+// it is unhealthy (polled every health_poll; a failed store never recovers
+// without a restart). /healthz mirrors the overall status.
+class FrontdoorServer {
+ public:
+  // Loads the rule set, directory and store for the selected roles, starts
+  // the gRPC server and the HTTP endpoints, and marks everything SERVING.
+  // Any load error is returned (nothing is left running).
+  static absl::StatusOr<std::unique_ptr<FrontdoorServer>> Start(const ServerOptions& options);
+
+  FrontdoorServer(const FrontdoorServer&) = delete;
+  FrontdoorServer& operator=(const FrontdoorServer&) = delete;
+  // Shuts down (gracefully) if that has not happened yet.
+  ~FrontdoorServer();
+
+  // Graceful shutdown: NOT_SERVING, stop background work, stop accepting
+  // calls and let in-flight ones finish (at most shutdown_grace, then they
+  // are cancelled), stop HTTP, close the store (flushed). Blocks until done;
+  // idempotent; later and concurrent calls wait for the first.
+  void Shutdown();
+  // Blocks until Shutdown has completed.
+  void Wait();
+
+  // The bound addresses ("127.0.0.1:50123"); http_address() is "" when HTTP
+  // is disabled.
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
+  // The one-line start message and a line on how to try it.
+  std::string Banner() const;
+  // The overall health status ("" service).
+  bool serving() const;
+
+  grpc::Server* grpc_server();
+  Metrics* metrics();
+  // Null when the triage role is not in this process.
+  triage::RuleSetHolder* rule_set_holder();
+
+ private:
+  struct State;
+  explicit FrontdoorServer(std::unique_ptr<State> state);
+
+  std::unique_ptr<State> state_;
+  std::string grpc_address_;
+  std::string http_address_;
+};
+
+}  // namespace server
+}  // namespace frontdoor
+
+#endif  // FRONTDOOR_SERVICES_SERVER_SERVER_H_
