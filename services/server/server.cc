@@ -26,6 +26,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "httplib.h"
+#include "frontdoor/v1/admin_service.grpc.pb.h"
+#include "services/admin/admin_service.h"
 #include "services/common/log.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
@@ -160,6 +162,7 @@ struct FrontdoorServer::State {
   std::unique_ptr<triage::TriageServiceImpl> triage_service;
   std::unique_ptr<referral::ReferralServiceImpl> referral_service;
   std::unique_ptr<directory::DirectoryServiceImpl> directory_service;
+  std::unique_ptr<admin::AdminServiceImpl> admin_service;
   std::vector<std::string> service_names;  // full names of hosted services
   std::string store_path;
 
@@ -419,6 +422,7 @@ struct FrontdoorServer::State {
     if (triage_service != nullptr) builder.RegisterService(triage_service.get());
     if (referral_service != nullptr) builder.RegisterService(referral_service.get());
     if (directory_service != nullptr) builder.RegisterService(directory_service.get());
+    if (admin_service != nullptr) builder.RegisterService(admin_service.get());
     {
       absl::MutexLock lock(&server_mu);
       server = builder.BuildAndStart();
@@ -515,6 +519,9 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   }
   if (options.roles.referral || options.roles.directory) {
     if (absl::Status s = st.OpenStore(); !s.ok()) return fail(s);
+    // Operations on the store (online backup) go with the store.
+    st.admin_service = std::make_unique<admin::AdminServiceImpl>(st.store.get());
+    st.service_names.push_back(v1::AdminService::service_full_name());
   }
   if (options.roles.directory) {
     if (absl::Status s = st.LoadDirectory(); !s.ok()) return fail(s);
@@ -587,8 +594,10 @@ std::string FrontdoorServer::Banner() const {
       http_address_.empty() ? "" : absl::StrCat(" (http://", http_address_, ")"),
       " roles=", st.options.roles.ToString(), " rules=", rules,
       " data=", st.store != nullptr ? st.options.data_dir : "none");
-  absl::StrAppend(&line, "\n  try: frontdoor submit --server=", grpc_address_,
-                  " examples/referrals/news2-7-acute-deterioration.json");
+  absl::StrAppend(&line,
+                  "\n  try: frontdoor submit examples/referrals/news2-7-acute-deterioration.json"
+                  " --server=",
+                  grpc_address_);
   if (!http_address_.empty()) {
     absl::StrAppend(&line, "\n       curl http://", http_address_, "/metrics");
   }

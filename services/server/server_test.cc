@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "frontdoor/v1/admin_service.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
@@ -253,7 +254,8 @@ TEST_F(ServerTest, HealthIsServingForTheServerAndEveryService) {
   for (const std::string& service :
        {std::string(""), std::string(v1::ReferralService::service_full_name()),
         std::string(v1::TriageService::service_full_name()),
-        std::string(v1::DirectoryService::service_full_name())}) {
+        std::string(v1::DirectoryService::service_full_name()),
+        std::string(v1::AdminService::service_full_name())}) {
     EXPECT_EQ(Check(address_, service), HealthCheckResponse::SERVING) << "'" << service << "'";
   }
   grpc::StatusCode code;
@@ -267,7 +269,8 @@ TEST_F(ServerTest, ReflectionListsAndDescribesTheServices) {
   std::vector<std::string> names;
   ASSERT_TRUE(stream.ListServices(&names));
   EXPECT_THAT(names, IsSupersetOf({"frontdoor.v1.ReferralService", "frontdoor.v1.TriageService",
-                                   "frontdoor.v1.DirectoryService", "grpc.health.v1.Health",
+                                   "frontdoor.v1.DirectoryService", "frontdoor.v1.AdminService",
+                                   "grpc.health.v1.Health",
                                    "grpc.reflection.v1alpha.ServerReflection"}));
   EXPECT_TRUE(stream.DescribeSymbol("frontdoor.v1.TriageService"));
   EXPECT_TRUE(stream.DescribeSymbol("frontdoor.v1.Referral"));
