@@ -15,6 +15,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/common/log.h"
@@ -52,6 +54,14 @@ int main(int argc, char** argv) {
       "  frontdoor-server [--roles=all] [--listen=127.0.0.1:50051] [--data_dir=./data]\n"
       "  frontdoor-server --flagfile=frontdoor.flags\n"
       "See docs/operations.md.");
+  // --help lists the flags defined here (absl matches by file name, and
+  // this file is not named after the binary).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "services/server/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::ParseCommandLine(argc, argv);
 
   frontdoor::log::Level level;
