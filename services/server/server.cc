@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "frontdoor/v1/admin_service.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
@@ -26,7 +27,6 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "httplib.h"
-#include "frontdoor/v1/admin_service.grpc.pb.h"
 #include "services/admin/admin_service.h"
 #include "services/common/log.h"
 #include "services/directory/directory.h"
@@ -68,7 +68,9 @@ constexpr char kRemoteServiceConfig[] = R"json({
 class StoreCapacityStore final : public directory::CapacityStore {
  public:
   explicit StoreCapacityStore(storage::ReferralStore* store) : store_(store) {}
-  absl::Status Put(const v1::ServiceState& state) override { return store_->PutCapacity(state); }
+  absl::Status Put(const v1::ServiceState& state) override {
+    return store_->PutCapacity(state);
+  }
   absl::StatusOr<std::vector<v1::ServiceState>> List() override {
     return store_->ListCapacity();
   }
@@ -82,13 +84,15 @@ struct HostPort {
   int port = 0;
 };
 
-absl::StatusOr<HostPort> SplitHostPort(absl::string_view address, absl::string_view flag) {
+absl::StatusOr<HostPort> SplitHostPort(absl::string_view address,
+                                       absl::string_view flag) {
   const size_t colon = address.rfind(':');
   HostPort hp;
   if (colon == absl::string_view::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &hp.port) || hp.port < 0 || hp.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": '", address, "' is not host:port (e.g. 127.0.0.1:8080)"));
+      !absl::SimpleAtoi(address.substr(colon + 1), &hp.port) || hp.port < 0 ||
+      hp.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": '", address, "' is not host:port (e.g. 127.0.0.1:8080)"));
   }
   absl::string_view host = address.substr(0, colon);
   if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
@@ -136,12 +140,13 @@ absl::StatusOr<Roles> ParseRoles(absl::string_view text) {
     } else if (name == "directory") {
       roles.directory = true;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--roles: unknown role '", name,
-                       "'; use 'all' or a comma list of referral, triage, directory"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--roles: unknown role '", name,
+          "'; use 'all' or a comma list of referral, triage, directory"));
     }
   }
-  if (!roles.any()) return absl::InvalidArgumentError("--roles: no role selected");
+  if (!roles.any())
+    return absl::InvalidArgumentError("--roles: no role selected");
   return roles;
 }
 
@@ -185,7 +190,8 @@ struct FrontdoorServer::State {
   bool ready ABSL_GUARDED_BY(health_mu) = false;
   bool draining ABSL_GUARDED_BY(health_mu) = false;
   bool store_ok ABSL_GUARDED_BY(health_mu) = true;
-  bool published ABSL_GUARDED_BY(health_mu) = false;  // last status sent to the health service
+  bool published ABSL_GUARDED_BY(health_mu) =
+      false;  // last status sent to the health service
   bool stop_watcher ABSL_GUARDED_BY(health_mu) = false;
   std::thread watcher;
 
@@ -213,7 +219,8 @@ struct FrontdoorServer::State {
     if (s == nullptr || s->GetHealthCheckService() == nullptr) return;
     grpc::HealthCheckServiceInterface* health = s->GetHealthCheckService();
     health->SetServingStatus("", serving);
-    for (const std::string& name : service_names) health->SetServingStatus(name, serving);
+    for (const std::string& name : service_names)
+      health->SetServingStatus(name, serving);
     published = serving;
     if (serving) {
       log::Info("serving", {{"services", absl::StrJoin(service_names, ",")}});
@@ -229,7 +236,8 @@ struct FrontdoorServer::State {
     grpc::HealthCheckServiceInterface* health = s->GetHealthCheckService();
     if (health == nullptr) return;
     health->SetServingStatus("", false);
-    for (const std::string& name : service_names) health->SetServingStatus(name, false);
+    for (const std::string& name : service_names)
+      health->SetServingStatus(name, false);
   }
 
   void PollStore() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu) {
@@ -248,7 +256,8 @@ struct FrontdoorServer::State {
     while (!stop_watcher) {
       PollStore();
       PublishHealth();
-      health_mu.AwaitWithTimeout(absl::Condition(&stop_watcher), options.health_poll);
+      health_mu.AwaitWithTimeout(absl::Condition(&stop_watcher),
+                                 options.health_poll);
     }
   }
 
@@ -262,13 +271,15 @@ struct FrontdoorServer::State {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(kRemoteServiceConfig);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     args);
   }
 
   std::shared_ptr<grpc::Channel> TriageChannel() {
     absl::MutexLock lock(&channel_mu);
     if (triage_channel == nullptr) {
-      triage_channel = options.roles.triage ? InProcess() : Remote(options.triage_target);
+      triage_channel =
+          options.roles.triage ? InProcess() : Remote(options.triage_target);
     }
     return triage_channel;
   }
@@ -276,19 +287,22 @@ struct FrontdoorServer::State {
   std::shared_ptr<grpc::Channel> DirectoryChannel() {
     absl::MutexLock lock(&channel_mu);
     if (directory_channel == nullptr) {
-      directory_channel = options.roles.directory ? InProcess() : Remote(options.directory_target);
+      directory_channel = options.roles.directory
+                              ? InProcess()
+                              : Remote(options.directory_target);
     }
     return directory_channel;
   }
 
   absl::Status LoadRules() {
     rules::Diagnostics diags;
-    initial_rules = rules::LoadRuleSet(options.rules_dir, rules::LoadOptions(), &diags);
+    initial_rules =
+        rules::LoadRuleSet(options.rules_dir, rules::LoadOptions(), &diags);
     if (initial_rules == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("rule set ", options.rules_dir, " has ", diags.error_count(),
-                       " error(s); see 'frontdoor rules lint ", options.rules_dir, "':\n",
-                       FirstErrors(diags, 5)));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rule set ", options.rules_dir, " has ", diags.error_count(),
+          " error(s); see 'frontdoor rules lint ", options.rules_dir, "':\n",
+          FirstErrors(diags, 5)));
     }
     const v1::RuleSet& proto = initial_rules->proto();
     int rows = 0;
@@ -306,18 +320,20 @@ struct FrontdoorServer::State {
     std::error_code ec;
     std::filesystem::create_directories(options.data_dir, ec);
     if (ec) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--data_dir ", options.data_dir, ": cannot create: ", ec.message()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--data_dir ", options.data_dir, ": cannot create: ", ec.message()));
     }
-    store_path = (std::filesystem::path(options.data_dir) / "referrals").string();
+    store_path =
+        (std::filesystem::path(options.data_dir) / "referrals").string();
     storage::ReferralStore::Options store_options;
     store_options.path = store_path;
     store_options.env = options.store_env;
     absl::StatusOr<std::unique_ptr<storage::ReferralStore>> opened =
         storage::ReferralStore::Open(store_options);
     if (!opened.ok()) {
-      return absl::Status(opened.status().code(),
-                          absl::StrCat("store ", store_path, ": ", opened.status().message()));
+      return absl::Status(
+          opened.status().code(),
+          absl::StrCat("store ", store_path, ": ", opened.status().message()));
     }
     store = *std::move(opened);
     log::Info("store opened", {{"path", store_path}});
@@ -333,22 +349,25 @@ struct FrontdoorServer::State {
         directory::Directory::Open(options.directory_file, directory_options);
     if (!opened.ok()) {
       return absl::Status(opened.status().code(),
-                          absl::StrCat("directory ", options.directory_file, ": ",
-                                       opened.status().message()));
+                          absl::StrCat("directory ", options.directory_file,
+                                       ": ", opened.status().message()));
     }
     directory = std::shared_ptr<directory::Directory>(*std::move(opened));
-    log::Info("directory loaded",
-              {{"directory", options.directory_file}, {"name", directory->name()}});
+    log::Info("directory loaded", {{"directory", options.directory_file},
+                                   {"name", directory->name()}});
     return absl::OkStatus();
   }
 
   void DeclareMetrics() {
-    metrics.Declare(kStoreHealthyMetric, Metrics::Type::kGauge,
-                    "1 while the referral store accepts writes, 0 once it has failed.", {});
+    metrics.Declare(
+        kStoreHealthyMetric, Metrics::Type::kGauge,
+        "1 while the referral store accepts writes, 0 once it has failed.", {});
     metrics.Declare(kServingMetric, Metrics::Type::kGauge,
-                    "1 while the server reports SERVING on its health service.", {});
+                    "1 while the server reports SERVING on its health service.",
+                    {});
     metrics.Declare(kRuleSetInfoMetric, Metrics::Type::kGauge,
-                    "The active rule set (value 1; earlier sets 0).", {"name", "version"});
+                    "The active rule set (value 1; earlier sets 0).",
+                    {"name", "version"});
     if (rules != nullptr) {
       // Follows the holder, so a swapped rule set shows up at the next scrape.
       struct Last {
@@ -371,15 +390,18 @@ struct FrontdoorServer::State {
 
   absl::Status StartHttp(std::string* bound) {
     if (options.http_listen.empty()) return absl::OkStatus();
-    absl::StatusOr<HostPort> hp = SplitHostPort(options.http_listen, "--http_listen");
+    absl::StatusOr<HostPort> hp =
+        SplitHostPort(options.http_listen, "--http_listen");
     if (!hp.ok()) return hp.status();
     http = std::make_unique<httplib::Server>();
     http->set_read_timeout(5, 0);
     http->set_write_timeout(5, 0);
-    http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.Render(), "text/plain; version=0.0.4");
-    });
-    http->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    http->Get("/metrics",
+              [this](const httplib::Request&, httplib::Response& res) {
+                res.set_content(metrics.Render(), "text/plain; version=0.0.4");
+              });
+    http->Get("/healthz", [this](const httplib::Request&,
+                                 httplib::Response& res) {
       const bool serving = Serving();
       res.status = serving ? 200 : 503;
       res.set_content(serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
@@ -392,8 +414,8 @@ struct FrontdoorServer::State {
     }
     if (port <= 0) {
       http.reset();
-      return absl::UnavailableError(
-          absl::StrCat("--http_listen: cannot listen on ", options.http_listen));
+      return absl::UnavailableError(absl::StrCat(
+          "--http_listen: cannot listen on ", options.http_listen));
     }
     *bound = JoinHostPort(options.http_listen, port);
     http_thread = std::thread([this] {
@@ -402,7 +424,8 @@ struct FrontdoorServer::State {
     });
     // httplib's stop() does nothing until the server loop is running, so a
     // stop() racing with the start would leave the thread running forever.
-    while (!http->is_running() && !http_done.load()) absl::SleepFor(absl::Milliseconds(1));
+    while (!http->is_running() && !http_done.load())
+      absl::SleepFor(absl::Milliseconds(1));
     return absl::OkStatus();
   }
 
@@ -411,24 +434,31 @@ struct FrontdoorServer::State {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                             &port);
     builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
     // gRPC sets SO_REUSEPORT by default, which would let a second server
     // bind the same port and silently share its traffic. Fail instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        creators;
     creators.push_back(NewRpcMetricsInterceptorFactory(&metrics));
     builder.experimental().SetInterceptorCreators(std::move(creators));
-    if (triage_service != nullptr) builder.RegisterService(triage_service.get());
-    if (referral_service != nullptr) builder.RegisterService(referral_service.get());
-    if (directory_service != nullptr) builder.RegisterService(directory_service.get());
+    if (triage_service != nullptr)
+      builder.RegisterService(triage_service.get());
+    if (referral_service != nullptr)
+      builder.RegisterService(referral_service.get());
+    if (directory_service != nullptr)
+      builder.RegisterService(directory_service.get());
     if (admin_service != nullptr) builder.RegisterService(admin_service.get());
     {
       absl::MutexLock lock(&server_mu);
       server = builder.BuildAndStart();
       if (server == nullptr || port == 0) {
         server.reset();
-        return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options.listen));
+        return absl::UnavailableError(
+            absl::StrCat("--listen: cannot listen on ", options.listen));
       }
     }
     *bound = JoinHostPort(options.listen, port);
@@ -449,11 +479,12 @@ struct FrontdoorServer::State {
     }
     if (grpc::Server* s = GetServer(); s != nullptr) {
       const absl::Time start = absl::Now();
-      const auto deadline =
-          std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options.shutdown_grace);
+      const auto deadline = std::chrono::system_clock::now() +
+                            absl::ToChronoMilliseconds(options.shutdown_grace);
       s->Shutdown(deadline);
       s->Wait();
-      log::Info("grpc server stopped", {{"drain_seconds", absl::Now() - start}});
+      log::Info("grpc server stopped",
+                {{"drain_seconds", absl::Now() - start}});
     }
     {
       absl::MutexLock lock(&health_mu);
@@ -473,17 +504,23 @@ struct FrontdoorServer::State {
 
 absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     const ServerOptions& options) {
-  if (!options.roles.any()) return absl::InvalidArgumentError("--roles: no role selected");
-  if (options.roles.referral && !options.roles.triage && options.triage_target.empty()) {
+  if (!options.roles.any())
+    return absl::InvalidArgumentError("--roles: no role selected");
+  if (options.roles.referral && !options.roles.triage &&
+      options.triage_target.empty()) {
     return absl::InvalidArgumentError(
-        "--triage_target is required when the referral role runs without the triage role");
+        "--triage_target is required when the referral role runs without the "
+        "triage role");
   }
-  if (options.roles.referral && !options.roles.directory && options.directory_target.empty()) {
+  if (options.roles.referral && !options.roles.directory &&
+      options.directory_target.empty()) {
     return absl::InvalidArgumentError(
-        "--directory_target is required when the referral role runs without the directory role");
+        "--directory_target is required when the referral role runs without "
+        "the directory role");
   }
   if (options.max_receive_message_bytes <= 0) {
-    return absl::InvalidArgumentError("max_receive_message_bytes must be positive");
+    return absl::InvalidArgumentError(
+        "max_receive_message_bytes must be positive");
   }
   {
     absl::StatusOr<HostPort> hp = SplitHostPort(options.listen, "--listen");
@@ -499,8 +536,11 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
                          {"http_listen", options.http_listen},
                          {"data_dir", options.data_dir}});
 
-  std::unique_ptr<FrontdoorServer> server(new FrontdoorServer(std::move(state)));
-  auto fail = [&server](absl::Status s) -> absl::StatusOr<std::unique_ptr<FrontdoorServer>> {
+  std::unique_ptr<FrontdoorServer> server(
+      new FrontdoorServer(std::move(state)));
+  auto fail =
+      [&server](
+          absl::Status s) -> absl::StatusOr<std::unique_ptr<FrontdoorServer>> {
     log::Error("start failed", {{"error", s}});
     server->state_->Teardown();
     {
@@ -513,14 +553,15 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   // Load everything the selected roles need before listening.
   if (options.roles.triage) {
     if (absl::Status s = st.LoadRules(); !s.ok()) return fail(s);
-    st.triage_service =
-        std::make_unique<triage::TriageServiceImpl>(st.rules.get(), st.clock, &st.metrics);
+    st.triage_service = std::make_unique<triage::TriageServiceImpl>(
+        st.rules.get(), st.clock, &st.metrics);
     st.service_names.push_back(v1::TriageService::service_full_name());
   }
   if (options.roles.referral || options.roles.directory) {
     if (absl::Status s = st.OpenStore(); !s.ok()) return fail(s);
     // Operations on the store (online backup) go with the store.
-    st.admin_service = std::make_unique<admin::AdminServiceImpl>(st.store.get());
+    st.admin_service =
+        std::make_unique<admin::AdminServiceImpl>(st.store.get());
     st.service_names.push_back(v1::AdminService::service_full_name());
   }
   if (options.roles.directory) {
@@ -538,10 +579,13 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   }
   st.DeclareMetrics();
 
-  if (absl::Status s = st.StartHttp(&server->http_address_); !s.ok()) return fail(s);
-  if (absl::Status s = st.StartGrpc(&server->grpc_address_); !s.ok()) return fail(s);
+  if (absl::Status s = st.StartHttp(&server->http_address_); !s.ok())
+    return fail(s);
+  if (absl::Status s = st.StartGrpc(&server->grpc_address_); !s.ok())
+    return fail(s);
   st.SetNotServingInitially();
-  log::Info("listening", {{"grpc", server->grpc_address_}, {"http", server->http_address_}});
+  log::Info("listening",
+            {{"grpc", server->grpc_address_}, {"http", server->http_address_}});
 
   if (st.referral_service != nullptr) st.referral_service->StartBackground();
   {
@@ -554,7 +598,8 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   return server;
 }
 
-FrontdoorServer::FrontdoorServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+FrontdoorServer::FrontdoorServer(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
 
 FrontdoorServer::~FrontdoorServer() { Shutdown(); }
 
@@ -591,11 +636,13 @@ std::string FrontdoorServer::Banner() const {
   }
   std::string line = absl::StrCat(
       "frontdoor-server listening on grpc://", grpc_address_,
-      http_address_.empty() ? "" : absl::StrCat(" (http://", http_address_, ")"),
+      http_address_.empty() ? ""
+                            : absl::StrCat(" (http://", http_address_, ")"),
       " roles=", st.options.roles.ToString(), " rules=", rules,
       " data=", st.store != nullptr ? st.options.data_dir : "none");
   absl::StrAppend(&line,
-                  "\n  try: frontdoor submit examples/referrals/news2-7-acute-deterioration.json"
+                  "\n  try: frontdoor submit "
+                  "examples/referrals/news2-7-acute-deterioration.json"
                   " --server=",
                   grpc_address_);
   if (!http_address_.empty()) {
@@ -610,6 +657,12 @@ grpc::Server* FrontdoorServer::grpc_server() { return state_->GetServer(); }
 
 Metrics* FrontdoorServer::metrics() { return &state_->metrics; }
 
-triage::RuleSetHolder* FrontdoorServer::rule_set_holder() { return state_->rules.get(); }
+triage::RuleSetHolder* FrontdoorServer::rule_set_holder() {
+  return state_->rules.get();
+}
+
+referral::ReferralServiceImpl* FrontdoorServer::referral_service() {
+  return state_->referral_service.get();
+}
 
 }  // namespace frontdoor::server

@@ -27,6 +27,9 @@ namespace frontdoor {
 namespace triage {
 class RuleSetHolder;
 }  // namespace triage
+namespace referral {
+class ReferralServiceImpl;
+}  // namespace referral
 
 namespace server {
 
@@ -89,7 +92,8 @@ class FrontdoorServer {
   // Loads the rule set, directory and store for the selected roles, starts
   // the gRPC server and the HTTP endpoints, and marks everything SERVING.
   // Any load error is returned (nothing is left running).
-  static absl::StatusOr<std::unique_ptr<FrontdoorServer>> Start(const ServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<FrontdoorServer>> Start(
+      const ServerOptions& options);
 
   FrontdoorServer(const FrontdoorServer&) = delete;
   FrontdoorServer& operator=(const FrontdoorServer&) = delete;
@@ -117,6 +121,9 @@ class FrontdoorServer {
   Metrics* metrics();
   // Null when the triage role is not in this process.
   triage::RuleSetHolder* rule_set_holder();
+  // Null when the referral role is not in this process. For tests and tools
+  // that drive its background work (SweepOnce) deterministically.
+  referral::ReferralServiceImpl* referral_service();
 
  private:
   struct State;

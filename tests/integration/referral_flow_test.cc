@@ -1,0 +1,566 @@
+// The referral service end to end in one process: a real frontdoor server
+// (all roles, real RocksDB in a temporary directory, real gRPC on a loopback
+// port) driven through its public API.
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "frontdoor/v1/directory_service.grpc.pb.h"
+#include "frontdoor/v1/referral_service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "services/common/clock.h"
+#include "services/common/proto_time.h"
+#include "services/common/reference.h"
+#include "services/referral/referral_service.h"
+#include "services/server/server.h"
+
+namespace frontdoor {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// 2026-01-15 10:00 UTC (GMT): a Thursday morning, UCR open.
+const absl::Time kStart = absl::FromUnixSeconds(1768471200);
+
+class TempDir {
+ public:
+  TempDir() {
+    static int n = 0;
+    path_ = fs::temp_directory_path() / absl::StrCat("frontdoor_flow_", getpid(), "_", n++);
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+class ReferralFlowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_unique<FakeClock>(kStart);
+    server::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.http_listen = "";
+    options.data_dir = (fs::path(dir_.path()) / "data").string();
+    options.clock = clock_.get();
+    auto s = server::FrontdoorServer::Start(options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    referrals_ = v1::ReferralService::NewStub(channel_);
+    directory_ = v1::DirectoryService::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  static v1::Referral Adult(v1::PresentingProblem problem) {
+    v1::Referral r;
+    r.mutable_patient()->set_nhs_number("9434765919");
+    auto* dob = r.mutable_patient()->mutable_date_of_birth();
+    dob->set_year(1948);
+    dob->set_month(5);
+    dob->set_day(1);
+    r.mutable_patient()->set_postcode_district("LS6");
+    r.mutable_patient()->set_contact_phone("07700900123");
+    r.mutable_patient()->set_sex(v1::SEX_FEMALE);
+    r.mutable_referrer()->set_type(v1::REFERRER_TYPE_GP);
+    r.mutable_referrer()->set_contact_phone("01130000000");
+    r.set_problem(problem);
+    return r;
+  }
+
+  // NEWS2 of 7: RR 26 (3) + SpO2 95 on air (1) + SBP 105 (1) + pulse 115 (2).
+  static v1::Referral News2Of7() {
+    v1::Referral r = Adult(v1::PRESENTING_PROBLEM_ACUTE_DETERIORATION);
+    auto* o = r.mutable_observations();
+    o->set_respiratory_rate(26);
+    o->set_spo2_percent(95);
+    o->set_spo2_scale(v1::SP_O2_SCALE_SCALE_1);
+    o->set_on_supplemental_oxygen(false);
+    o->set_systolic_bp(105);
+    o->set_pulse(115);
+    o->set_consciousness(v1::CONSCIOUSNESS_ALERT);
+    o->set_temperature_celsius(37.0);
+    return r;
+  }
+
+  static v1::Referral NormalObs(v1::Referral r) {
+    auto* o = r.mutable_observations();
+    o->set_respiratory_rate(16);
+    o->set_spo2_percent(97);
+    o->set_spo2_scale(v1::SP_O2_SCALE_SCALE_1);
+    o->set_on_supplemental_oxygen(false);
+    o->set_systolic_bp(128);
+    o->set_pulse(76);
+    o->set_consciousness(v1::CONSCIOUSNESS_ALERT);
+    o->set_temperature_celsius(36.8);
+    return r;
+  }
+
+  grpc::Status Submit(const std::string& request_id, const v1::Referral& r,
+                      v1::SubmitReferralResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::SubmitReferralRequest req;
+    req.set_request_id(request_id);
+    req.set_submitted_by("gp-surgery-a");
+    *req.mutable_referral() = r;
+    return referrals_->SubmitReferral(&ctx, req, resp);
+  }
+
+  v1::ReferralRecord MustSubmit(const std::string& request_id, const v1::Referral& r) {
+    v1::SubmitReferralResponse resp;
+    grpc::Status s = Submit(request_id, r, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.record();
+  }
+
+  grpc::Status Get(const std::string& id, v1::ReferralRecord* out) {
+    grpc::ClientContext ctx;
+    v1::GetReferralRequest req;
+    req.set_id(id);
+    return referrals_->GetReferral(&ctx, req, out);
+  }
+
+  grpc::Status Transition(v1::TransitionReferralRequest req, v1::ReferralRecord* out) {
+    grpc::ClientContext ctx;
+    return referrals_->TransitionReferral(&ctx, req, out);
+  }
+
+  v1::GetWorklistResponse Worklist(v1::Pathway p, const std::string& service = "",
+                                   int page_size = 0, const std::string& token = "") {
+    grpc::ClientContext ctx;
+    v1::GetWorklistRequest req;
+    req.set_pathway(p);
+    req.set_service_id(service);
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    v1::GetWorklistResponse resp;
+    grpc::Status s = referrals_->GetWorklist(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  int CountAll() {
+    grpc::ClientContext ctx;
+    v1::ListReferralsRequest req;
+    req.set_page_size(500);
+    v1::ListReferralsResponse resp;
+    EXPECT_TRUE(referrals_->ListReferrals(&ctx, req, &resp).ok());
+    return resp.referrals_size();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<FakeClock> clock_;
+  std::unique_ptr<server::FrontdoorServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ReferralService::Stub> referrals_;
+  std::unique_ptr<v1::DirectoryService::Stub> directory_;
+};
+
+TEST_F(ReferralFlowTest, News2Of7IsTriagedAcuteNowAndStored) {
+  v1::ReferralRecord rec = MustSubmit("req-news2-7", News2Of7());
+  EXPECT_TRUE(CanonicalReference(rec.id()).ok()) << rec.id();
+  EXPECT_EQ(rec.status(), v1::REFERRAL_STATUS_TRIAGED);
+  EXPECT_EQ(rec.pathway(), v1::PATHWAY_ACUTE);
+  EXPECT_EQ(rec.urgency(), v1::URGENCY_IMMEDIATE);
+  EXPECT_EQ(rec.decision().rule_set_name(), "community-spa");
+  EXPECT_EQ(rec.decision().rule_set_version().size(), 64u);
+  EXPECT_FALSE(rec.service().service_id().empty()) << "never without a service";
+  EXPECT_EQ(FromProtoTime(rec.received_at()), kStart);
+  EXPECT_EQ(rec.version(), 1);
+  // Readable back by its reference in any case, with or without hyphens.
+  v1::ReferralRecord got;
+  std::string lower = absl::AsciiStrToLower(rec.id());
+  lower.erase(std::remove(lower.begin(), lower.end(), '-'), lower.end());
+  ASSERT_TRUE(Get(lower, &got).ok());
+  EXPECT_EQ(got.id(), rec.id());
+  EXPECT_EQ(got.decision().decisive_row(), rec.decision().decisive_row());
+  grpc::ClientContext ctx;
+  v1::ListReferralEventsRequest ereq;
+  ereq.set_id(rec.id());
+  v1::ListReferralEventsResponse events;
+  ASSERT_TRUE(referrals_->ListReferralEvents(&ctx, ereq, &events).ok());
+  ASSERT_EQ(events.events_size(), 2);
+  EXPECT_EQ(events.events(0).type(), v1::EVENT_TYPE_SUBMITTED);
+  EXPECT_EQ(events.events(1).type(), v1::EVENT_TYPE_TRIAGED);
+  EXPECT_EQ(events.events(1).rule_set_version(), rec.decision().rule_set_version());
+}
+
+TEST_F(ReferralFlowTest, SubmissionIsIdempotent) {
+  v1::ReferralRecord first = MustSubmit("req-1", News2Of7());
+  v1::SubmitReferralResponse again;
+  ASSERT_TRUE(Submit("req-1", News2Of7(), &again).ok());
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.record().id(), first.id());
+  v1::Referral different = News2Of7();
+  different.mutable_observations()->set_pulse(80);
+  v1::SubmitReferralResponse conflict;
+  grpc::Status s = Submit("req-1", different, &conflict);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(s.error_message(), StartsWith("request_id"));
+  EXPECT_EQ(CountAll(), 1);
+}
+
+TEST_F(ReferralFlowTest, BadInputNamesTheFieldAndStoresNothing) {
+  struct Case {
+    std::function<void(v1::Referral*)> mutate;
+    const char* field;
+  };
+  std::vector<Case> cases = {
+      {[](v1::Referral* r) { r->clear_problem(); }, "referral.problem"},
+      {[](v1::Referral* r) { r->mutable_referrer()->clear_type(); }, "referral.referrer.type"},
+      {[](v1::Referral* r) { r->mutable_observations()->set_spo2_percent(140); },
+       "referral.observations.spo2_percent"},
+      {[](v1::Referral* r) { r->mutable_observations()->set_pulse(-3); }, "referral.observations.pulse"},
+      {[](v1::Referral* r) { r->mutable_observations()->set_temperature_celsius(99.5); },
+       "referral.observations.temperature_celsius"},
+      {[](v1::Referral* r) { r->set_free_text(std::string(50000, 'x')); }, "referral.free_text"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    v1::Referral r = News2Of7();
+    c.mutate(&r);
+    v1::SubmitReferralResponse resp;
+    grpc::Status s = Submit(absl::StrCat("bad-", n++), r, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(s.error_message(), StartsWith(c.field));
+  }
+  v1::SubmitReferralResponse resp;
+  EXPECT_EQ(Submit("", News2Of7(), &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CountAll(), 0);
+}
+
+TEST_F(ReferralFlowTest, OversizedMessageIsRefused) {
+  v1::Referral r = News2Of7();
+  r.set_free_text(std::string(10 << 20, 'x'));
+  v1::SubmitReferralResponse resp;
+  grpc::Status s = Submit("huge", r, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(CountAll(), 0);
+}
+
+TEST_F(ReferralFlowTest, TinyDeadlineFailsCleanly) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::microseconds(1));
+  v1::SubmitReferralRequest req;
+  req.set_request_id("deadline");
+  *req.mutable_referral() = News2Of7();
+  v1::SubmitReferralResponse resp;
+  grpc::Status s = referrals_->SubmitReferral(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // A retry with the same request id is safe: one referral at most.
+  v1::SubmitReferralResponse retry;
+  ASSERT_TRUE(Submit("deadline", News2Of7(), &retry).ok());
+  EXPECT_EQ(CountAll(), 1);
+}
+
+TEST_F(ReferralFlowTest, LifecycleWithVersionsAndIllegalTransitions) {
+  v1::ReferralRecord rec = MustSubmit("req-life", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  ASSERT_EQ(rec.status(), v1::REFERRAL_STATUS_TRIAGED);
+  v1::TransitionReferralRequest accept;
+  accept.set_id(rec.id());
+  accept.set_actor("handler-1");
+  accept.mutable_accept();
+  accept.set_expected_version(rec.version() + 7);
+  v1::ReferralRecord out;
+  EXPECT_EQ(Transition(accept, &out).error_code(), grpc::StatusCode::ABORTED);
+  accept.set_expected_version(rec.version());
+  ASSERT_TRUE(Transition(accept, &out).ok());
+  EXPECT_EQ(out.status(), v1::REFERRAL_STATUS_ACCEPTED);
+  EXPECT_EQ(out.version(), rec.version() + 1);
+  v1::TransitionReferralRequest reject;
+  reject.set_id(rec.id());
+  reject.set_expected_version(out.version());
+  reject.mutable_reject()->set_reason("not ours");
+  EXPECT_EQ(Transition(reject, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::TransitionReferralRequest close;
+  close.set_id(rec.id());
+  close.set_expected_version(rec.version() + 1);
+  close.mutable_close()->set_note("seen at home, no further action");
+  ASSERT_TRUE(Transition(close, &out).ok());
+  EXPECT_EQ(out.status(), v1::REFERRAL_STATUS_CLOSED);
+  // Off every worklist once closed.
+  for (const auto& e : Worklist(rec.pathway()).entries()) EXPECT_NE(e.id(), rec.id());
+  // Unknown and malformed ids.
+  v1::ReferralRecord none;
+  EXPECT_EQ(Get(FormatReference(12345), &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status bad = Get("hello", &none);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("id"));
+}
+
+TEST_F(ReferralFlowTest, RedirectNeedsARealService) {
+  v1::ReferralRecord rec = MustSubmit("req-redir", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  v1::TransitionReferralRequest t;
+  t.set_id(rec.id());
+  t.set_expected_version(rec.version());
+  t.mutable_redirect()->set_service_id("no-such-service");
+  t.mutable_redirect()->set_reason("wrong team");
+  v1::ReferralRecord out;
+  grpc::Status s = Transition(t, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("redirect.service_id"));
+  // A real one from the directory.
+  grpc::ClientContext ctx;
+  v1::ListServicesRequest lreq;
+  v1::ListServicesResponse services;
+  ASSERT_TRUE(directory_->ListServices(&ctx, lreq, &services).ok());
+  std::string target;
+  for (const auto& st : services.services()) {
+    if (st.service().id() != rec.service().service_id() && !st.service().catch_all()) {
+      target = st.service().id();
+      break;
+    }
+  }
+  ASSERT_FALSE(target.empty());
+  t.mutable_redirect()->set_service_id(target);
+  ASSERT_TRUE(Transition(t, &out).ok());
+  EXPECT_EQ(out.status(), v1::REFERRAL_STATUS_REDIRECTED);
+  EXPECT_EQ(out.service().service_id(), target);
+  auto wl = Worklist(v1::PATHWAY_UNSPECIFIED, target);
+  ASSERT_EQ(wl.entries_size(), 1);
+  EXPECT_EQ(wl.entries(0).id(), rec.id());
+}
+
+TEST_F(ReferralFlowTest, WorklistIsOrderedByDueTimeWithBoundPageTokens) {
+  // Different urgencies on the clinical review pathway: missing observations.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    v1::Referral r = Adult(v1::PRESENTING_PROBLEM_ACUTE_DETERIORATION);
+    r.mutable_patient()->set_nhs_number(i % 2 ? "9434765919" : "4010232137");
+    clock_->Advance(absl::Minutes(7));
+    ids.push_back(MustSubmit(absl::StrCat("wl-", i), r).id());
+  }
+  v1::Pathway p;
+  {
+    v1::ReferralRecord rec;
+    ASSERT_TRUE(Get(ids[0], &rec).ok());
+    p = rec.pathway();
+  }
+  auto all = Worklist(p);
+  ASSERT_GE(all.entries_size(), 5);
+  for (int i = 1; i < all.entries_size(); ++i) {
+    EXPECT_LE(all.entries(i - 1).due_at().seconds(), all.entries(i).due_at().seconds());
+  }
+  // Two pages of 3 give the same order.
+  auto page1 = Worklist(p, "", 3);
+  ASSERT_EQ(page1.entries_size(), 3);
+  ASSERT_FALSE(page1.next_page_token().empty());
+  auto page2 = Worklist(p, "", 3, page1.next_page_token());
+  EXPECT_EQ(page2.entries(0).id(), all.entries(3).id());
+  // A token from another query, and a forged one, are refused.
+  grpc::ClientContext ctx;
+  v1::GetWorklistRequest other;
+  other.set_pathway(v1::PATHWAY_UCR);
+  other.set_page_token(page1.next_page_token());
+  v1::GetWorklistResponse resp;
+  grpc::Status s = referrals_->GetWorklist(&ctx, other, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("page_token"));
+  grpc::ClientContext ctx2;
+  v1::GetWorklistRequest forged;
+  forged.set_pathway(p);
+  forged.set_page_token("Zm9yZ2VkLXRva2VuLXRoYXQtaXMtbG9uZw");
+  EXPECT_EQ(referrals_->GetWorklist(&ctx2, forged, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Exactly one of pathway and service.
+  grpc::ClientContext ctx3;
+  v1::GetWorklistRequest neither;
+  EXPECT_EQ(referrals_->GetWorklist(&ctx3, neither, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ReferralFlowTest, DuplicatesAreLinkedAndKeepTheHigherUrgency) {
+  v1::ReferralRecord routine = MustSubmit("dup-1", NormalObs(Adult(v1::PRESENTING_PROBLEM_ACUTE_DETERIORATION)));
+  clock_->Advance(absl::Hours(3));
+  v1::Referral sicker = Adult(v1::PRESENTING_PROBLEM_ACUTE_DETERIORATION);
+  *sicker.mutable_observations() = News2Of7().observations();
+  v1::ReferralRecord urgent = MustSubmit("dup-2", sicker);
+  EXPECT_THAT(urgent.linked_referrals(), ::testing::ElementsAre(routine.id()));
+  v1::ReferralRecord first;
+  ASSERT_TRUE(Get(routine.id(), &first).ok());
+  EXPECT_THAT(first.linked_referrals(), ::testing::ElementsAre(urgent.id()));
+  EXPECT_EQ(first.urgency(), urgent.urgency());
+  // A different problem is not a duplicate.
+  v1::ReferralRecord other = MustSubmit("dup-3", NormalObs(Adult(v1::PRESENTING_PROBLEM_WOUND_CARE)));
+  EXPECT_EQ(other.linked_referrals_size(), 0);
+}
+
+TEST_F(ReferralFlowTest, SlaWarningsAndBreachFollowTheClock) {
+  v1::ReferralRecord rec = MustSubmit("sla", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  ASSERT_TRUE(rec.has_due_at());
+  const absl::Duration target = FromProtoTime(rec.due_at()) - FromProtoTime(rec.received_at());
+  ASSERT_GT(target, absl::ZeroDuration());
+  referral::ReferralServiceImpl* svc = server_->referral_service();
+  ASSERT_NE(svc, nullptr);
+  clock_->Advance(target * 0.75);
+  ASSERT_TRUE(svc->SweepOnce().ok());
+  v1::ReferralRecord got;
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_EQ(got.sla(), v1::SLA_STATE_WARNING_70);
+  EXPECT_EQ(got.version(), rec.version()) << "the sweeper does not bump versions";
+  clock_->Advance(target * 0.3);
+  ASSERT_TRUE(svc->SweepOnce().ok());
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_EQ(got.sla(), v1::SLA_STATE_BREACHED);
+  grpc::ClientContext ctx;
+  v1::ListReferralsRequest breached;
+  breached.set_breached_only(true);
+  v1::ListReferralsResponse list;
+  ASSERT_TRUE(referrals_->ListReferrals(&ctx, breached, &list).ok());
+  ASSERT_EQ(list.referrals_size(), 1);
+  EXPECT_EQ(list.referrals(0).id(), rec.id());
+}
+
+TEST_F(ReferralFlowTest, OverrideNeedsAReasonAndRecordsLowering) {
+  v1::ReferralRecord rec = MustSubmit("ovr", News2Of7());
+  grpc::ClientContext ctx;
+  v1::OverrideTriageRequest o;
+  o.set_id(rec.id());
+  o.set_expected_version(rec.version());
+  o.set_clinician("dr-khan");
+  o.set_pathway(v1::PATHWAY_UCR);
+  o.set_urgency(v1::URGENCY_WITHIN_2H);
+  v1::ReferralRecord out;
+  grpc::Status s = referrals_->OverrideTriage(&ctx, o, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("reason"));
+  grpc::ClientContext ctx2;
+  o.set_reason("paramedic on scene: obs repeated, NEWS2 now 2");
+  ASSERT_TRUE(referrals_->OverrideTriage(&ctx2, o, &out).ok());
+  EXPECT_TRUE(out.overridden());
+  EXPECT_EQ(out.urgency(), v1::URGENCY_WITHIN_2H);
+  grpc::ClientContext ctx3;
+  v1::ListReferralEventsRequest ereq;
+  ereq.set_id(rec.id());
+  v1::ListReferralEventsResponse events;
+  ASSERT_TRUE(referrals_->ListReferralEvents(&ctx3, ereq, &events).ok());
+  EXPECT_TRUE(events.events(events.events_size() - 1).safety_critical_lowered());
+}
+
+TEST_F(ReferralFlowTest, WatchWorklistStreamsSnapshotThenChanges) {
+  v1::ReferralRecord first = MustSubmit("watch-1", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  grpc::ClientContext ctx;
+  v1::WatchWorklistRequest req;
+  req.set_pathway(first.pathway());
+  auto reader = referrals_->WatchWorklist(&ctx, req);
+  v1::WorklistUpdate update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.kind(), v1::WorklistUpdate::KIND_SNAPSHOT);
+  ASSERT_EQ(update.entries_size(), 1);
+  EXPECT_EQ(update.entries(0).id(), first.id());
+  v1::Referral second = NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL));
+  second.mutable_patient()->set_nhs_number("4010232137");
+  v1::ReferralRecord rec2 = MustSubmit("watch-2", second);
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.kind(), v1::WorklistUpdate::KIND_UPSERT);
+  EXPECT_EQ(update.entries(0).id(), rec2.id());
+  v1::TransitionReferralRequest cancel;
+  cancel.set_id(first.id());
+  cancel.set_expected_version(first.version());
+  cancel.mutable_cancel()->set_reason("patient admitted elsewhere");
+  v1::ReferralRecord out;
+  ASSERT_TRUE(Transition(cancel, &out).ok());
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.kind(), v1::WorklistUpdate::KIND_REMOVED);
+  EXPECT_EQ(update.entries(0).id(), first.id());
+  ctx.TryCancel();
+}
+
+TEST_F(ReferralFlowTest, EverythingSurvivesARestart) {
+  v1::ReferralRecord rec = MustSubmit("restart", News2Of7());
+  server_->Shutdown();
+  server_.reset();
+  SetUp();
+  v1::ReferralRecord got;
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_EQ(got.decision().rule_set_version(), rec.decision().rule_set_version());
+  v1::SubmitReferralResponse again;
+  ASSERT_TRUE(Submit("restart", News2Of7(), &again).ok());
+  EXPECT_TRUE(again.replayed());
+}
+
+// Triage in another process that is down: the referral is still taken,
+// acknowledged as AWAITING_TRIAGE on the clinical review worklist, and
+// triaged once triage is back.
+TEST(ReferralNeverLost, AwaitingTriageUntilTriageReturns) {
+  TempDir dir;
+  FakeClock clock(kStart);
+  // Find a free port by starting (and stopping) a triage-only server.
+  std::string triage_address;
+  {
+    server::ServerOptions t;
+    t.listen = "127.0.0.1:0";
+    t.http_listen = "";
+    t.roles = server::Roles{false, true, false};
+    t.data_dir = (fs::path(dir.path()) / "unused").string();
+    auto ts = server::FrontdoorServer::Start(t);
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    triage_address = (*ts)->grpc_address();
+    (*ts)->Shutdown();
+  }
+  server::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.http_listen = "";
+  options.roles = server::Roles{true, false, true};
+  options.triage_target = triage_address;
+  options.data_dir = (fs::path(dir.path()) / "data").string();
+  options.clock = &clock;
+  auto s = server::FrontdoorServer::Start(options);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto channel = grpc::CreateChannel((*s)->grpc_address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::ReferralService::NewStub(channel);
+  grpc::ClientContext ctx;
+  v1::SubmitReferralRequest req;
+  req.set_request_id("lost?");
+  v1::Referral r;
+  r.mutable_patient()->set_nhs_number("9434765919");
+  r.mutable_referrer()->set_type(v1::REFERRER_TYPE_NHS_111);
+  r.set_problem(v1::PRESENTING_PROBLEM_CHEST_PAIN);
+  r.mutable_findings()->set_suspected_acs(true);
+  r.mutable_findings()->set_chest_pain_timing(v1::CHEST_PAIN_TIMING_ONGOING);
+  *req.mutable_referral() = r;
+  v1::SubmitReferralResponse resp;
+  ASSERT_TRUE(stub->SubmitReferral(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.record().status(), v1::REFERRAL_STATUS_AWAITING_TRIAGE);
+  EXPECT_EQ(resp.record().pathway(), v1::PATHWAY_CLINICAL_REVIEW);
+  // Triage comes back on its address.
+  server::ServerOptions t;
+  t.listen = triage_address;
+  t.http_listen = "";
+  t.roles = server::Roles{false, true, false};
+  t.data_dir = (fs::path(dir.path()) / "unused2").string();
+  auto triage = server::FrontdoorServer::Start(t);
+  ASSERT_TRUE(triage.ok()) << triage.status();
+  ASSERT_NE((*s)->referral_service(), nullptr);
+  v1::ReferralRecord got;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*s)->referral_service()->SweepOnce().ok());
+    grpc::ClientContext gctx;
+    v1::GetReferralRequest g;
+    g.set_id(resp.record().id());
+    ASSERT_TRUE(stub->GetReferral(&gctx, g, &got).ok());
+    if (got.status() == v1::REFERRAL_STATUS_TRIAGED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(got.status(), v1::REFERRAL_STATUS_TRIAGED);
+  EXPECT_EQ(got.pathway(), v1::PATHWAY_ACUTE) << got.decision().decisive_row();
+  EXPECT_EQ(got.urgency(), v1::URGENCY_IMMEDIATE);
+  (*triage)->Shutdown();
+  (*s)->Shutdown();
+}
+
+}  // namespace
+}  // namespace frontdoor
