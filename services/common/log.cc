@@ -141,13 +141,16 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-Field::Field(absl::string_view key, absl::string_view value) : key_(key), json_(JsonString(value)) {}
+Field::Field(absl::string_view key, absl::string_view value)
+    : key_(key), json_(JsonString(value)) {}
 Field::Field(absl::string_view key, const char* value)
     : Field(key, absl::string_view(value == nullptr ? "" : value)) {}
 Field::Field(absl::string_view key, const std::string& value)
     : Field(key, absl::string_view(value)) {}
-Field::Field(absl::string_view key, bool value) : key_(key), json_(value ? "true" : "false") {}
-Field::Field(absl::string_view key, Int value) : key_(key), json_(absl::StrCat(value.v)) {}
+Field::Field(absl::string_view key, bool value)
+    : key_(key), json_(value ? "true" : "false") {}
+Field::Field(absl::string_view key, Int value)
+    : key_(key), json_(absl::StrCat(value.v)) {}
 Field::Field(absl::string_view key, double value) : key_(key) {
   if (std::isfinite(value)) {
     json_ = absl::StrCat(value);
@@ -163,7 +166,8 @@ Field::Field(absl::string_view key, absl::Duration value)
 std::string FormatLine(absl::Time ts, Level level, absl::string_view msg,
                        std::initializer_list<Field> fields) {
   std::string line = "{\"ts\":\"";
-  line.append(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", ts, absl::UTCTimeZone()));
+  line.append(
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", ts, absl::UTCTimeZone()));
   absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"msg\":");
   AppendJsonString(msg, &line);
   for (const Field& f : fields) {
@@ -176,8 +180,10 @@ std::string FormatLine(absl::Time ts, Level level, absl::string_view msg,
   return line;
 }
 
-void Log(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+void Log(Level level, absl::string_view msg,
+         std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed))
+    return;
   std::string line = FormatLine(absl::Now(), level, msg, fields);
   Output& out = GetOutput();
   absl::MutexLock lock(&out.mu);

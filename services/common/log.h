@@ -55,10 +55,12 @@ class Field {
   Field(absl::string_view key, const char* value);
   Field(absl::string_view key, const std::string& value);
   Field(absl::string_view key, bool value);
-  template <typename T, typename std::enable_if<std::is_integral<T>::value &&
-                                                    !std::is_same<T, bool>::value,
-                                                int>::type = 0>
-  Field(absl::string_view key, T value) : Field(key, Int{static_cast<int64_t>(value)}) {}
+  template <typename T,
+            typename std::enable_if<std::is_integral<T>::value &&
+                                        !std::is_same<T, bool>::value,
+                                    int>::type = 0>
+  Field(absl::string_view key, T value)
+      : Field(key, Int{static_cast<int64_t>(value)}) {}
   Field(absl::string_view key, double value);
   Field(absl::string_view key, const absl::Status& value);
   Field(absl::string_view key, absl::Duration value);
@@ -78,15 +80,19 @@ class Field {
 };
 
 // Writes one line at `level` (if not below the minimum level).
-void Log(Level level, absl::string_view msg, std::initializer_list<Field> fields = {});
+void Log(Level level, absl::string_view msg,
+         std::initializer_list<Field> fields = {});
 
-inline void Info(absl::string_view msg, std::initializer_list<Field> fields = {}) {
+inline void Info(absl::string_view msg,
+                 std::initializer_list<Field> fields = {}) {
   Log(Level::kInfo, msg, fields);
 }
-inline void Warn(absl::string_view msg, std::initializer_list<Field> fields = {}) {
+inline void Warn(absl::string_view msg,
+                 std::initializer_list<Field> fields = {}) {
   Log(Level::kWarn, msg, fields);
 }
-inline void Error(absl::string_view msg, std::initializer_list<Field> fields = {}) {
+inline void Error(absl::string_view msg,
+                  std::initializer_list<Field> fields = {}) {
   Log(Level::kError, msg, fields);
 }
 

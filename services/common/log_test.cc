@@ -16,7 +16,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-const absl::Time kTs = absl::FromUnixMillis(1795443600123);  // 2026-11-23T14:20:00.123Z
+const absl::Time kTs =
+    absl::FromUnixMillis(1795443600123);  // 2026-11-23T14:20:00.123Z
 
 class LogTest : public ::testing::Test {
  protected:
@@ -40,21 +41,26 @@ class LogTest : public ::testing::Test {
 };
 
 TEST(LogFormat, TimestampLevelMessageAndFieldsInOrder) {
-  EXPECT_EQ(FormatLine(kTs, Level::kWarn, "store unhealthy",
-                       {{"referral_id", "R-1"}, {"count", 3}, {"ok", false}, {"s", 0.25}}),
-            "{\"ts\":\"2026-11-23T14:20:00.123Z\",\"level\":\"WARN\",\"msg\":\"store "
-            "unhealthy\",\"referral_id\":\"R-1\",\"count\":3,\"ok\":false,\"s\":0.25}");
+  EXPECT_EQ(
+      FormatLine(
+          kTs, Level::kWarn, "store unhealthy",
+          {{"referral_id", "R-1"}, {"count", 3}, {"ok", false}, {"s", 0.25}}),
+      "{\"ts\":\"2026-11-23T14:20:00.123Z\",\"level\":\"WARN\",\"msg\":\"store "
+      "unhealthy\",\"referral_id\":\"R-1\",\"count\":3,\"ok\":false,\"s\":0."
+      "25}");
 }
 
 TEST(LogFormat, EscapesStringsAsJson) {
   const std::string line =
-      FormatLine(kTs, Level::kInfo, "a \"quoted\"\nline\t\\", {{"k", std::string("\x01\x7f")}});
+      FormatLine(kTs, Level::kInfo, "a \"quoted\"\nline\t\\",
+                 {{"k", std::string("\x01\x7f")}});
   EXPECT_THAT(line, HasSubstr("\"msg\":\"a \\\"quoted\\\"\\nline\\t\\\\\""));
   EXPECT_THAT(line, HasSubstr("\"k\":\"\\u0001\\u007f\""));
 }
 
 TEST(LogFormat, KeepsValidUtf8AndReplacesInvalidBytes) {
-  const std::string line = FormatLine(kTs, Level::kInfo, "caf\xc3\xa9 \xff\xc3", {});
+  const std::string line =
+      FormatLine(kTs, Level::kInfo, "caf\xc3\xa9 \xff\xc3", {});
   EXPECT_THAT(line, HasSubstr("\"msg\":\"caf\xc3\xa9 \\ufffd\\ufffd\""));
 }
 
@@ -87,7 +93,8 @@ TEST_F(LogTest, DropsLinesBelowTheMinimumLevel) {
   Error("also shown");
   const auto got = lines();
   ASSERT_THAT(got, SizeIs(2));
-  EXPECT_THAT(got[0], HasSubstr("\"level\":\"WARN\",\"msg\":\"shown\",\"n\":1}"));
+  EXPECT_THAT(got[0],
+              HasSubstr("\"level\":\"WARN\",\"msg\":\"shown\",\"n\":1}"));
   EXPECT_THAT(got[1], HasSubstr("\"level\":\"ERROR\""));
 }
 

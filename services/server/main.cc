@@ -22,23 +22,30 @@
 #include "services/common/log.h"
 #include "services/server/server.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (host:port)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address (host:port)");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
-          "HTTP listen address for /metrics and /healthz (host:port); empty disables HTTP");
-ABSL_FLAG(std::string, data_dir, "./data", "Directory of the stores (created if missing)");
+          "HTTP listen address for /metrics and /healthz (host:port); empty "
+          "disables HTTP");
+ABSL_FLAG(std::string, data_dir, "./data",
+          "Directory of the stores (created if missing)");
 ABSL_FLAG(std::string, rules, "triage-rules/community-spa",
           "Rule set directory (triage role)");
 ABSL_FLAG(std::string, directory, "triage-rules/directory.yaml",
           "Directory of services file (directory role)");
-ABSL_FLAG(std::string, roles, "all",
-          "Services to host: 'all' or a comma list of referral,triage,directory");
-ABSL_FLAG(std::string, triage_target, "",
-          "host:port of a TriageService when the triage role is not in this process");
+ABSL_FLAG(
+    std::string, roles, "all",
+    "Services to host: 'all' or a comma list of referral,triage,directory");
+ABSL_FLAG(
+    std::string, triage_target, "",
+    "host:port of a TriageService when the triage role is not in this process");
 ABSL_FLAG(std::string, directory_target, "",
-          "host:port of a DirectoryService when the directory role is not in this process");
+          "host:port of a DirectoryService when the directory role is not in "
+          "this process");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
-ABSL_FLAG(std::string, log_level, "info", "Minimum log level: info, warn or error");
+ABSL_FLAG(std::string, log_level, "info",
+          "Minimum log level: info, warn or error");
 
 namespace {
 
@@ -51,7 +58,8 @@ constexpr int kExitUsage = 2;
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Frontdoor triage server.\n"
-      "  frontdoor-server [--roles=all] [--listen=127.0.0.1:50051] [--data_dir=./data]\n"
+      "  frontdoor-server [--roles=all] [--listen=127.0.0.1:50051] "
+      "[--data_dir=./data]\n"
       "  frontdoor-server --flagfile=frontdoor.flags\n"
       "See docs/operations.md.");
   // --help lists the flags defined here (absl matches by file name, and
@@ -107,7 +115,8 @@ int main(int argc, char** argv) {
       frontdoor::server::FrontdoorServer::Start(options);
   if (!server.ok()) {
     std::cerr << "frontdoor-server: " << server.status().message() << "\n";
-    return absl::IsInvalidArgument(server.status()) ? kExitUsage : kExitStartFailed;
+    return absl::IsInvalidArgument(server.status()) ? kExitUsage
+                                                    : kExitStartFailed;
   }
   std::cout << (*server)->Banner() << std::endl;
 

@@ -22,7 +22,8 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
     if (!recorded_) Record(grpc::StatusCode::CANCELLED);
   }
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS) &&
         !recorded_) {
@@ -35,9 +36,11 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
   void Record(grpc::StatusCode code) {
     recorded_ = true;
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
     metrics_->Increment(kRequests,
-                        {method_, absl::StatusCodeToString(static_cast<absl::StatusCode>(code))});
+                        {method_, absl::StatusCodeToString(
+                                      static_cast<absl::StatusCode>(code))});
     metrics_->Observe(kLatency, {method_}, seconds);
   }
 
@@ -52,9 +55,12 @@ class RpcMetricsInterceptorFactory final
  public:
   explicit RpcMetricsInterceptorFactory(Metrics* metrics) : metrics_(metrics) {
     metrics_->Declare(kRequests, Metrics::Type::kCounter,
-                      "RPCs handled, by method and status code.", {"method", "code"});
-    metrics_->Declare(kLatency, Metrics::Type::kHistogram,
-                      "RPC latency in seconds, from the call's start to its status.", {"method"});
+                      "RPCs handled, by method and status code.",
+                      {"method", "code"});
+    metrics_->Declare(
+        kLatency, Metrics::Type::kHistogram,
+        "RPC latency in seconds, from the call's start to its status.",
+        {"method"});
   }
 
   grpc::experimental::Interceptor* CreateServerInterceptor(

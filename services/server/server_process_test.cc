@@ -43,7 +43,8 @@ const bool kFastClientPoll = [] {
 }();
 
 std::string MakeTempDir() {
-  std::string pattern = ::testing::TempDir() + "frontdoor_server_process_test.XXXXXX";
+  std::string pattern =
+      ::testing::TempDir() + "frontdoor_server_process_test.XXXXXX";
   EXPECT_NE(mkdtemp(pattern.data()), nullptr);
   return pattern;
 }
@@ -58,7 +59,8 @@ std::string ReadFile(const std::string& path) {
 // A frontdoor-server child process: stdout through a pipe, stderr to a file.
 class ServerProcess {
  public:
-  ServerProcess(const std::vector<std::string>& args, const std::string& stderr_path) {
+  ServerProcess(const std::vector<std::string>& args,
+                const std::string& stderr_path) {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     pid_ = fork();
@@ -100,7 +102,8 @@ class ServerProcess {
         buffer_.erase(0, nl + 1);
         return line;
       }
-      const int ms = static_cast<int>(absl::ToInt64Milliseconds(give_up - absl::Now()));
+      const int ms =
+          static_cast<int>(absl::ToInt64Milliseconds(give_up - absl::Now()));
       if (ms <= 0) return "";
       pollfd p{stdout_fd_, POLLIN, 0};
       if (poll(&p, 1, ms) <= 0) return "";
@@ -145,7 +148,8 @@ std::string GrpcAddress(const std::string& banner) {
   return banner.substr(at, banner.find(' ', at) - at);
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& address) {
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+    const std::string& address) {
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
@@ -163,12 +167,15 @@ class ServerProcessTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::vector<std::string> Args(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
-                                     absl::StrCat("--data_dir=", dir_, "/data")};
+    std::vector<std::string> args = {
+        "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+        absl::StrCat("--data_dir=", dir_, "/data")};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
-  std::string StderrPath(const std::string& name) { return absl::StrCat(dir_, "/", name); }
+  std::string StderrPath(const std::string& name) {
+    return absl::StrCat(dir_, "/", name);
+  }
 
   std::string dir_;
 };
@@ -176,8 +183,11 @@ class ServerProcessTest : public ::testing::Test {
 TEST_F(ServerProcessTest, SigtermDrainsAndExitsZero) {
   ServerProcess server(Args({}), StderrPath("stderr"));
   const std::string banner = server.ReadLine();
-  ASSERT_THAT(banner, HasSubstr("frontdoor-server listening on grpc://127.0.0.1:"));
-  EXPECT_THAT(banner, HasSubstr("roles=referral,triage,directory rules=community-spa@"));
+  ASSERT_THAT(banner,
+              HasSubstr("frontdoor-server listening on grpc://127.0.0.1:"));
+  EXPECT_THAT(
+      banner,
+      HasSubstr("roles=referral,triage,directory rules=community-spa@"));
   EXPECT_THAT(server.ReadLine(), HasSubstr("try: frontdoor"));
   const std::string address = GrpcAddress(banner);
   EXPECT_EQ(Health(address), grpc::health::v1::HealthCheckResponse::SERVING);
@@ -186,11 +196,15 @@ TEST_F(ServerProcessTest, SigtermDrainsAndExitsZero) {
   EXPECT_EQ(server.WaitForExit(), 0);
 
   const std::string log = ReadFile(StderrPath("stderr"));
-  EXPECT_THAT(log, HasSubstr("\"msg\":\"signal received; draining\",\"signal\":\"SIGTERM\""));
+  EXPECT_THAT(
+      log, HasSubstr(
+               "\"msg\":\"signal received; draining\",\"signal\":\"SIGTERM\""));
   EXPECT_THAT(log, HasSubstr("\"msg\":\"store closed\""));
   EXPECT_THAT(log, HasSubstr("\"msg\":\"stopped\""));
   for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
-    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") && absl::EndsWith(line, "}")) << line;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") &&
+                absl::EndsWith(line, "}"))
+        << line;
   }
 }
 
@@ -198,17 +212,21 @@ TEST_F(ServerProcessTest, SigintWithAFlagfileExitsZero) {
   const std::string flagfile = absl::StrCat(dir_, "/frontdoor.flags");
   {
     std::ofstream f(flagfile);
-    f << "--roles=triage\n--listen=127.0.0.1:0\n--http_listen=\n--log_level=warn\n";
+    f << "--roles=triage\n--listen=127.0.0.1:0\n--http_listen=\n--log_level="
+         "warn\n";
   }
-  ServerProcess server({absl::StrCat("--flagfile=", flagfile)}, StderrPath("stderr"));
+  ServerProcess server({absl::StrCat("--flagfile=", flagfile)},
+                       StderrPath("stderr"));
   const std::string banner = server.ReadLine();
   ASSERT_THAT(banner, HasSubstr("roles=triage rules=community-spa@"));
   EXPECT_THAT(banner, Not(HasSubstr("http://")));
-  EXPECT_EQ(Health(GrpcAddress(banner)), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(GrpcAddress(banner)),
+            grpc::health::v1::HealthCheckResponse::SERVING);
   server.Signal(SIGINT);
   EXPECT_EQ(server.WaitForExit(), 0);
   // --log_level=warn: no INFO lines.
-  EXPECT_THAT(ReadFile(StderrPath("stderr")), Not(HasSubstr("\"level\":\"INFO\"")));
+  EXPECT_THAT(ReadFile(StderrPath("stderr")),
+              Not(HasSubstr("\"level\":\"INFO\"")));
 }
 
 TEST_F(ServerProcessTest, AcknowledgedReferralSurvivesAGracefulRestart) {
@@ -221,12 +239,14 @@ TEST_F(ServerProcessTest, AcknowledgedReferralSurvivesAGracefulRestart) {
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     frontdoor::v1::SubmitReferralRequest req;
     req.set_request_id("restart-1");
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    ReadFile("examples/referrals/news2-7-acute-deterioration.json"),
-                    req.mutable_referral())
-                    .ok());
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(
+            ReadFile("examples/referrals/news2-7-acute-deterioration.json"),
+            req.mutable_referral())
+            .ok());
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     frontdoor::v1::SubmitReferralResponse resp;
     ASSERT_TRUE(stub->SubmitReferral(&ctx, req, &resp).ok());
     id = resp.record().id();
@@ -254,13 +274,16 @@ TEST_F(ServerProcessTest, AcknowledgedReferralSurvivesAGracefulRestart) {
 TEST_F(ServerProcessTest, BadFlagsExitTwo) {
   ServerProcess server(Args({"--roles=triage,portal"}), StderrPath("stderr"));
   EXPECT_EQ(server.WaitForExit(), 2);
-  EXPECT_THAT(ReadFile(StderrPath("stderr")), HasSubstr("unknown role 'portal'"));
+  EXPECT_THAT(ReadFile(StderrPath("stderr")),
+              HasSubstr("unknown role 'portal'"));
 }
 
 TEST_F(ServerProcessTest, ABrokenRuleSetExitsOne) {
-  ServerProcess server(Args({absl::StrCat("--rules=", dir_, "/no-rules")}), StderrPath("stderr"));
+  ServerProcess server(Args({absl::StrCat("--rules=", dir_, "/no-rules")}),
+                       StderrPath("stderr"));
   EXPECT_EQ(server.WaitForExit(), 1);
-  EXPECT_THAT(ReadFile(StderrPath("stderr")), HasSubstr("frontdoor rules lint"));
+  EXPECT_THAT(ReadFile(StderrPath("stderr")),
+              HasSubstr("frontdoor rules lint"));
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
 
-constexpr char kExample[] = "examples/referrals/news2-7-acute-deterioration.json";
+constexpr char kExample[] =
+    "examples/referrals/news2-7-acute-deterioration.json";
 constexpr char kReflectionMethod[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
@@ -81,11 +82,13 @@ std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
 
 template <typename Context>
 void SetDeadline(Context* ctx, absl::Duration d = absl::Seconds(10)) {
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d));
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(d));
 }
 
 // grpc.health.v1 Check; the status code of the call in `*code`.
-HealthCheckResponse::ServingStatus Check(const std::string& address, const std::string& service,
+HealthCheckResponse::ServingStatus Check(const std::string& address,
+                                         const std::string& service,
                                          grpc::StatusCode* code = nullptr) {
   auto stub = Health::NewStub(Connect(address));
   grpc::ClientContext ctx;
@@ -103,7 +106,8 @@ HealthCheckResponse::ServingStatus Check(const std::string& address, const std::
 // code lives inside libgrpc++_reflection).
 class ReflectionStream {
  public:
-  explicit ReflectionStream(const std::string& address) : stub_(Connect(address)) {
+  explicit ReflectionStream(const std::string& address)
+      : stub_(Connect(address)) {
     SetDeadline(&ctx_, absl::Seconds(30));
     call_ = stub_.PrepareCall(&ctx_, kReflectionMethod, &cq_);
     call_->StartCall(Tag(1));
@@ -131,7 +135,8 @@ class ReflectionStream {
     if (!top.ParseFromString(response)) return false;
     for (int i = 0; i < top.field_count(); ++i) {
       const auto& f = top.field(i);
-      if (f.number() != 6 || f.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      if (f.number() != 6 ||
+          f.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
         continue;
       }
       google::protobuf::UnknownFieldSet list;  // ListServiceResponse
@@ -143,7 +148,8 @@ class ReflectionStream {
           continue;
         }
         for (int k = 0; k < service.field_count(); ++k) {
-          if (service.field(k).number() == 1) names->push_back(service.field(k).length_delimited());
+          if (service.field(k).number() == 1)
+            names->push_back(service.field(k).length_delimited());
         }
       }
       return true;
@@ -156,7 +162,8 @@ class ReflectionStream {
   bool DescribeSymbol(const std::string& symbol) {
     std::string req;
     req.push_back('\x22');
-    req.push_back(static_cast<char>(symbol.size()));  // symbols here are < 128 bytes
+    req.push_back(
+        static_cast<char>(symbol.size()));  // symbols here are < 128 bytes
     req += symbol;
     std::string response;
     if (!RoundTrip(req, &response)) return false;
@@ -243,9 +250,11 @@ TEST(ParseRoles, AllAndLists) {
   ASSERT_THAT(ParseRoles("all"), IsOk());
   EXPECT_EQ(ParseRoles("all")->ToString(), "referral,triage,directory");
   ASSERT_THAT(ParseRoles(" triage , directory,triage"), IsOk());
-  EXPECT_EQ(ParseRoles(" triage , directory,triage")->ToString(), "triage,directory");
-  EXPECT_THAT(ParseRoles("triage,portal"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'portal'")));
+  EXPECT_EQ(ParseRoles(" triage , directory,triage")->ToString(),
+            "triage,directory");
+  EXPECT_THAT(
+      ParseRoles("triage,portal"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'portal'")));
   EXPECT_THAT(ParseRoles(""), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -256,7 +265,8 @@ TEST_F(ServerTest, HealthIsServingForTheServerAndEveryService) {
         std::string(v1::TriageService::service_full_name()),
         std::string(v1::DirectoryService::service_full_name()),
         std::string(v1::AdminService::service_full_name())}) {
-    EXPECT_EQ(Check(address_, service), HealthCheckResponse::SERVING) << "'" << service << "'";
+    EXPECT_EQ(Check(address_, service), HealthCheckResponse::SERVING)
+        << "'" << service << "'";
   }
   grpc::StatusCode code;
   Check(address_, "frontdoor.v1.NoSuchService", &code);
@@ -268,10 +278,12 @@ TEST_F(ServerTest, ReflectionListsAndDescribesTheServices) {
   ASSERT_TRUE(stream.ok());
   std::vector<std::string> names;
   ASSERT_TRUE(stream.ListServices(&names));
-  EXPECT_THAT(names, IsSupersetOf({"frontdoor.v1.ReferralService", "frontdoor.v1.TriageService",
-                                   "frontdoor.v1.DirectoryService", "frontdoor.v1.AdminService",
-                                   "grpc.health.v1.Health",
-                                   "grpc.reflection.v1alpha.ServerReflection"}));
+  EXPECT_THAT(
+      names, IsSupersetOf({"frontdoor.v1.ReferralService",
+                           "frontdoor.v1.TriageService",
+                           "frontdoor.v1.DirectoryService",
+                           "frontdoor.v1.AdminService", "grpc.health.v1.Health",
+                           "grpc.reflection.v1alpha.ServerReflection"}));
   EXPECT_TRUE(stream.DescribeSymbol("frontdoor.v1.TriageService"));
   EXPECT_TRUE(stream.DescribeSymbol("frontdoor.v1.Referral"));
   EXPECT_THAT(FromGrpcStatus(stream.Finish()), IsOk());
@@ -285,7 +297,8 @@ TEST_F(ServerTest, TriageAnswersWithTheActiveRuleSet) {
   *req.mutable_referral() = ReadExample();
   v1::TriageDecision decision;
   ASSERT_THAT(FromGrpcStatus(stub->Triage(&ctx, req, &decision)), IsOk());
-  EXPECT_EQ(decision.rule_set_version(), server_->rule_set_holder()->Get()->version());
+  EXPECT_EQ(decision.rule_set_version(),
+            server_->rule_set_holder()->Get()->version());
   EXPECT_NE(decision.pathway(), v1::PATHWAY_UNSPECIFIED);
 }
 
@@ -310,7 +323,8 @@ TEST_F(ServerTest, MetricsCountCallsAndHealthzFollowsHealth) {
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     v1::RuleSetInfo info;
-    ASSERT_TRUE(stub->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info).ok());
+    ASSERT_TRUE(
+        stub->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info).ok());
   }
   {
     grpc::ClientContext ctx;
@@ -322,19 +336,26 @@ TEST_F(ServerTest, MetricsCountCallsAndHealthzFollowsHealth) {
   auto metrics = HttpGet(server_->http_address(), "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
-  EXPECT_EQ(metrics->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  EXPECT_EQ(metrics->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4");
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(
+          "frontdoor_rpc_requests_total{method=\"/frontdoor.v1.TriageService/"
+          "GetRuleSetInfo\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(
+          "frontdoor_rpc_requests_total{method=\"/frontdoor.v1.TriageService/"
+          "Triage\",code=\"INVALID_ARGUMENT\"} 1\n"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr("frontdoor_rpc_latency_seconds_count{method=\"/frontdoor.v1."
+                "TriageService/GetRuleSetInfo\"} 1\n"));
   EXPECT_THAT(metrics->body,
-              HasSubstr("frontdoor_rpc_requests_total{method=\"/frontdoor.v1.TriageService/"
-                        "GetRuleSetInfo\",code=\"OK\"} 1\n"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr("frontdoor_rpc_requests_total{method=\"/frontdoor.v1.TriageService/"
-                        "Triage\",code=\"INVALID_ARGUMENT\"} 1\n"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr("frontdoor_rpc_latency_seconds_count{method=\"/frontdoor.v1."
-                        "TriageService/GetRuleSetInfo\"} 1\n"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr(absl::StrCat("frontdoor_rule_set_info{name=\"community-spa\",version=\"",
-                                     server_->rule_set_holder()->Get()->version(), "\"} 1\n")));
+              HasSubstr(absl::StrCat(
+                  "frontdoor_rule_set_info{name=\"community-spa\",version=\"",
+                  server_->rule_set_holder()->Get()->version(), "\"} 1\n")));
   EXPECT_THAT(metrics->body, HasSubstr("frontdoor_store_healthy 1\n"));
 
   auto healthz = HttpGet(server_->http_address(), "/healthz");
@@ -347,14 +368,16 @@ TEST_F(ServerTest, RuleSetInfoMetricFollowsASwap) {
   triage::RuleSetHolder* holder = server_->rule_set_holder();
   const std::string old_version = holder->Get()->version();
   rules::Diagnostics diags;
-  auto mini = rules::LoadRuleSet("services/triage/engine/testdata/mini", rules::LoadOptions(),
-                                 &diags);
+  auto mini = rules::LoadRuleSet("services/triage/engine/testdata/mini",
+                                 rules::LoadOptions(), &diags);
   ASSERT_NE(mini, nullptr);
   server_->metrics()->Render();
   holder->Swap(mini);
   const std::string text = server_->metrics()->Render();
-  EXPECT_THAT(text, HasSubstr(absl::StrCat("version=\"", old_version, "\"} 0\n")));
-  EXPECT_THAT(text, HasSubstr(absl::StrCat("version=\"", mini->version(), "\"} 1\n")));
+  EXPECT_THAT(text,
+              HasSubstr(absl::StrCat("version=\"", old_version, "\"} 0\n")));
+  EXPECT_THAT(
+      text, HasSubstr(absl::StrCat("version=\"", mini->version(), "\"} 1\n")));
 }
 
 TEST_F(ServerTest, MessagesOverFourMegabytesAreResourceExhausted) {
@@ -365,7 +388,8 @@ TEST_F(ServerTest, MessagesOverFourMegabytesAreResourceExhausted) {
   *req.mutable_referral() = ReadExample();
   req.mutable_referral()->set_free_text(std::string(10 << 20, 'x'));
   v1::TriageDecision d;
-  EXPECT_EQ(stub->Triage(&ctx, req, &d).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(stub->Triage(&ctx, req, &d).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 TEST_F(ServerTest, ShutdownLetsInFlightCallsFinish) {
@@ -382,7 +406,8 @@ TEST_F(ServerTest, ShutdownLetsInFlightCallsFinish) {
   });
   // Draining: health goes NOT_SERVING at once, but the call goes on.
   absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (server_->serving() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  while (server_->serving() && absl::Now() < give_up)
+    absl::SleepFor(absl::Milliseconds(5));
   EXPECT_FALSE(server_->serving());
   EXPECT_FALSE(stopped.HasBeenNotified());
   names.clear();
@@ -398,7 +423,8 @@ TEST_F(ServerTest, ShutdownLetsInFlightCallsFinish) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, absl::Seconds(2));
   v1::RuleSetInfo info;
-  EXPECT_FALSE(stub->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info).ok());
+  EXPECT_FALSE(
+      stub->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info).ok());
 }
 
 TEST(ServerShutdown, CancelsCallsStillRunningAfterTheGrace) {
@@ -445,12 +471,14 @@ TEST(ServerStoreHealth, AFailedStoreTurnsHealthNotServing) {
   EXPECT_FALSE(stub->SubmitReferral(&ctx, req, &resp).ok());
 
   absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (server.serving() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  while (server.serving() && absl::Now() < give_up)
+    absl::SleepFor(absl::Milliseconds(10));
   EXPECT_FALSE(server.serving());
   for (const std::string& service :
        {std::string(""), std::string(v1::ReferralService::service_full_name()),
         std::string(v1::TriageService::service_full_name())}) {
-    EXPECT_EQ(Check(address, service), HealthCheckResponse::NOT_SERVING) << service;
+    EXPECT_EQ(Check(address, service), HealthCheckResponse::NOT_SERVING)
+        << service;
   }
   auto healthz = HttpGet(server.http_address(), "/healthz");
   ASSERT_TRUE(healthz);
@@ -472,14 +500,17 @@ TEST(ServerRoles, ATriageOnlyServerHostsOnlyTriage) {
   ASSERT_THAT(server, IsOk());
   const std::string address = (*server)->grpc_address();
   EXPECT_EQ((*server)->http_address(), "");
-  EXPECT_EQ(Check(address, v1::TriageService::service_full_name()), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Check(address, v1::TriageService::service_full_name()),
+            HealthCheckResponse::SERVING);
   grpc::StatusCode code;
   Check(address, v1::ReferralService::service_full_name(), &code);
   EXPECT_EQ(code, grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT((*server)->Banner(), HasSubstr("roles=triage rules=community-spa@"));
+  EXPECT_THAT((*server)->Banner(),
+              HasSubstr("roles=triage rules=community-spa@"));
   EXPECT_THAT((*server)->Banner(), HasSubstr("data=none"));
   // No store for this role.
-  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir) / "referrals"));
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(dir) / "referrals"));
   std::filesystem::remove_all(dir);
 }
 
@@ -525,10 +556,12 @@ TEST(ServerStart, ReferralWithoutItsPeersNeedsTargets) {
   ServerOptions options = TestOptions("unused");
   options.roles = *ParseRoles("referral,directory");
   EXPECT_THAT(FrontdoorServer::Start(options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--triage_target")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--triage_target")));
   options.roles = *ParseRoles("referral,triage");
   EXPECT_THAT(FrontdoorServer::Start(options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--directory_target")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--directory_target")));
   EXPECT_FALSE(std::filesystem::exists("unused"));
 }
 
@@ -538,7 +571,8 @@ TEST(ServerStart, ABrokenRuleSetStopsTheStart) {
   options.roles = *ParseRoles("triage");
   options.rules_dir = absl::StrCat(dir, "/no-such-rules");
   EXPECT_THAT(FrontdoorServer::Start(options),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no-such-rules")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no-such-rules")));
   std::filesystem::remove_all(dir);
 }
 

@@ -4,7 +4,8 @@
 
 namespace frontdoor::triage {
 
-RuleSetHolder::RuleSetHolder(RuleSetPtr initial) : current_(std::move(initial)) {}
+RuleSetHolder::RuleSetHolder(RuleSetPtr initial)
+    : current_(std::move(initial)) {}
 
 RuleSetHolder::RuleSetPtr RuleSetHolder::Get() const {
   absl::ReaderMutexLock lock(&mu_);

@@ -13,7 +13,8 @@ namespace {
 
 constexpr char kDecisionsMetric[] = "frontdoor_triage_decisions_total";
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
+                                     const absl::Status& s) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(s));
   return reactor;
@@ -21,7 +22,8 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const abs
 
 }  // namespace
 
-TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics* metrics)
+TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock,
+                                     Metrics* metrics)
     : rules_(rules), clock_(clock), metrics_(metrics) {
   if (metrics_ != nullptr) {
     metrics_->Declare(kDecisionsMetric, Metrics::Type::kCounter,
@@ -30,11 +32,13 @@ TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics
   }
 }
 
-absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral, const std::string& prefix,
+absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral,
+                                        const std::string& prefix,
                                         v1::Referral* scratch,
                                         const v1::Referral** effective) const {
   const absl::Time now = clock_->Now();
-  std::vector<std::string> warnings;  // never block triage; the rules flag them too
+  std::vector<std::string>
+      warnings;  // never block triage; the rules flag them too
   absl::Status s = referral::ValidateReferral(referral, now, prefix, &warnings);
   if (!s.ok()) return s;
   if (referral.has_received_at()) {
@@ -43,28 +47,32 @@ absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral, const std:
   }
   *scratch = referral;
   const absl::Duration since_epoch = now - absl::UnixEpoch();
-  scratch->mutable_received_at()->set_seconds(absl::ToInt64Seconds(since_epoch));
-  scratch->mutable_received_at()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(absl::ToInt64Seconds(since_epoch)))));
+  scratch->mutable_received_at()->set_seconds(
+      absl::ToInt64Seconds(since_epoch));
+  scratch->mutable_received_at()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(
+          since_epoch - absl::Seconds(absl::ToInt64Seconds(since_epoch)))));
   *effective = scratch;
   return absl::OkStatus();
 }
 
 void TriageServiceImpl::Count(const v1::TriageDecision& decision) {
   if (metrics_ == nullptr) return;
-  metrics_->Increment(kDecisionsMetric, {rules::PathwayName(decision.pathway()),
-                                         rules::UrgencyName(decision.urgency())});
+  metrics_->Increment(kDecisionsMetric,
+                      {rules::PathwayName(decision.pathway()),
+                       rules::UrgencyName(decision.urgency())});
 }
 
-grpc::ServerUnaryReactor* TriageServiceImpl::Triage(grpc::CallbackServerContext* ctx,
-                                                    const v1::TriageRequest* request,
-                                                    v1::TriageDecision* response) {
+grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
+    grpc::CallbackServerContext* ctx, const v1::TriageRequest* request,
+    v1::TriageDecision* response) {
   if (!request->has_referral()) {
     return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
   }
   v1::Referral scratch;
   const v1::Referral* referral = nullptr;
-  absl::Status s = Prepare(request->referral(), "referral.", &scratch, &referral);
+  absl::Status s =
+      Prepare(request->referral(), "referral.", &scratch, &referral);
   if (!s.ok()) return FinishWith(ctx, s);
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
   *response = rule_set->Triage(*referral);
@@ -72,24 +80,27 @@ grpc::ServerUnaryReactor* TriageServiceImpl::Triage(grpc::CallbackServerContext*
   return FinishWith(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(grpc::CallbackServerContext* ctx,
-                                                         const v1::TriageBatchRequest* request,
-                                                         v1::TriageBatchResponse* response) {
+grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(
+    grpc::CallbackServerContext* ctx, const v1::TriageBatchRequest* request,
+    v1::TriageBatchResponse* response) {
   if (request->referrals_size() > kMaxBatchReferrals) {
-    return FinishWith(ctx, absl::InvalidArgumentError(
-                               absl::StrCat("referrals: at most ", kMaxBatchReferrals)));
+    return FinishWith(ctx, absl::InvalidArgumentError(absl::StrCat(
+                               "referrals: at most ", kMaxBatchReferrals)));
   }
   // Validate everything before evaluating anything: an invalid batch costs
   // no evaluation and returns no partial result.
   std::vector<v1::Referral> filled(request->referrals_size());
-  std::vector<const v1::Referral*> effective(request->referrals_size(), nullptr);
+  std::vector<const v1::Referral*> effective(request->referrals_size(),
+                                             nullptr);
   for (int i = 0; i < request->referrals_size(); ++i) {
-    absl::Status s = Prepare(request->referrals(i), absl::StrCat("referrals[", i, "]."),
-                             &filled[i], &effective[i]);
+    absl::Status s =
+        Prepare(request->referrals(i), absl::StrCat("referrals[", i, "]."),
+                &filled[i], &effective[i]);
     if (!s.ok()) return FinishWith(ctx, s);
   }
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
-  rules::EvalResult result;  // reused: no allocation once its buffers have grown
+  rules::EvalResult
+      result;  // reused: no allocation once its buffers have grown
   response->mutable_decisions()->Reserve(request->referrals_size());
   for (const v1::Referral* referral : effective) {
     rule_set->Evaluate(*referral, &result);
@@ -100,15 +111,16 @@ grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(grpc::CallbackServerCon
   return FinishWith(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* TriageServiceImpl::Explain(grpc::CallbackServerContext* ctx,
-                                                     const v1::TriageRequest* request,
-                                                     v1::ExplainResponse* response) {
+grpc::ServerUnaryReactor* TriageServiceImpl::Explain(
+    grpc::CallbackServerContext* ctx, const v1::TriageRequest* request,
+    v1::ExplainResponse* response) {
   if (!request->has_referral()) {
     return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
   }
   v1::Referral scratch;
   const v1::Referral* referral = nullptr;
-  absl::Status s = Prepare(request->referral(), "referral.", &scratch, &referral);
+  absl::Status s =
+      Prepare(request->referral(), "referral.", &scratch, &referral);
   if (!s.ok()) return FinishWith(ctx, s);
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
   *response->mutable_decision() = rule_set->Triage(*referral);

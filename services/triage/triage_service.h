@@ -33,24 +33,26 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
                                    v1::TriageDecision* response) override;
   // At most kMaxBatchReferrals referrals; decisions in request order. One
   // invalid referral fails the whole call, naming it ("referrals[3].…").
-  grpc::ServerUnaryReactor* TriageBatch(grpc::CallbackServerContext* ctx,
-                                        const v1::TriageBatchRequest* request,
-                                        v1::TriageBatchResponse* response) override;
+  grpc::ServerUnaryReactor* TriageBatch(
+      grpc::CallbackServerContext* ctx, const v1::TriageBatchRequest* request,
+      v1::TriageBatchResponse* response) override;
   // The decision and its explanation in words (rules::ExplainDecision).
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* ctx,
                                     const v1::TriageRequest* request,
                                     v1::ExplainResponse* response) override;
   // Name, version, size, targets and missing-data outcome of the active set.
-  grpc::ServerUnaryReactor* GetRuleSetInfo(grpc::CallbackServerContext* ctx,
-                                           const v1::GetRuleSetInfoRequest* request,
-                                           v1::RuleSetInfo* response) override;
+  grpc::ServerUnaryReactor* GetRuleSetInfo(
+      grpc::CallbackServerContext* ctx,
+      const v1::GetRuleSetInfoRequest* request,
+      v1::RuleSetInfo* response) override;
 
  private:
   // Validates `referral` (field paths prefixed with `prefix`) and returns
   // the referral to evaluate in `*effective` (received_at filled in if
   // unset; points at `referral` itself when nothing was filled in).
   absl::Status Prepare(const v1::Referral& referral, const std::string& prefix,
-                       v1::Referral* scratch, const v1::Referral** effective) const;
+                       v1::Referral* scratch,
+                       const v1::Referral** effective) const;
   void Count(const v1::TriageDecision& decision);
 
   RuleSetHolder* const rules_;

@@ -27,13 +27,14 @@ namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr char kDefaultRules[] = "triage-rules/community-spa";
 constexpr char kMiniRules[] = "services/triage/engine/testdata/mini";
-constexpr char kExample[] = "examples/referrals/news2-7-acute-deterioration.json";
+constexpr char kExample[] =
+    "examples/referrals/news2-7-acute-deterioration.json";
 
 RuleSetHolder::RuleSetPtr Load(const std::string& dir) {
   rules::Diagnostics diags;
@@ -45,7 +46,8 @@ v1::Referral ReadExample(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   v1::Referral r;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok()) << path;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok())
+      << path;
   return r;
 }
 
@@ -53,13 +55,16 @@ class TriageServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RuleSetHolder::RuleSetPtr rs = Load(kDefaultRules);
-    if (rs == nullptr) rs = Load(kMiniRules);  // the default set may be mid-edit
+    if (rs == nullptr)
+      rs = Load(kMiniRules);  // the default set may be mid-edit
     ASSERT_NE(rs, nullptr);
     holder_ = std::make_unique<RuleSetHolder>(rs);
-    service_ = std::make_unique<TriageServiceImpl>(holder_.get(), &clock_, &metrics_);
+    service_ =
+        std::make_unique<TriageServiceImpl>(holder_.get(), &clock_, &metrics_);
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
@@ -74,14 +79,17 @@ class TriageServiceTest : public ::testing::Test {
 
   absl::Status Triage(const v1::Referral& r, v1::TriageDecision* d) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     v1::TriageRequest req;
     *req.mutable_referral() = r;
     return FromGrpcStatus(stub_->Triage(&ctx, req, d));
   }
-  absl::Status Batch(const v1::TriageBatchRequest& req, v1::TriageBatchResponse* resp) {
+  absl::Status Batch(const v1::TriageBatchRequest& req,
+                     v1::TriageBatchResponse* resp) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
     return FromGrpcStatus(stub_->TriageBatch(&ctx, req, resp));
   }
 
@@ -102,7 +110,8 @@ TEST_F(TriageServiceTest, TriageReturnsTheEngineDecision) {
   EXPECT_EQ(got.rule_set_version(), holder_->Get()->version());
   EXPECT_NE(got.pathway(), v1::PATHWAY_UNSPECIFIED);
   EXPECT_EQ(metrics_.Value("frontdoor_triage_decisions_total",
-                           {rules::PathwayName(got.pathway()), rules::UrgencyName(got.urgency())}),
+                           {rules::PathwayName(got.pathway()),
+                            rules::UrgencyName(got.urgency())}),
             1);
 }
 
@@ -120,7 +129,8 @@ TEST_F(TriageServiceTest, InvalidReferralNamesTheField) {
   v1::TriageDecision d;
   absl::Status s = Triage(bad, &d);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(std::string(s.message()), HasSubstr("referral.observations.spo2_percent"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("referral.observations.spo2_percent"));
 }
 
 TEST_F(TriageServiceTest, ReferralWithoutReceivedAtIsTriagedAsReceivedNow) {
@@ -143,8 +153,8 @@ TEST_F(TriageServiceTest, BatchKeepsRequestOrder) {
   ASSERT_THAT(Batch(req, &resp), IsOk());
   ASSERT_THAT(resp.decisions(), SizeIs(4));
   for (int i = 0; i < 4; ++i) {
-    EXPECT_TRUE(
-        MessageDifferencer::Equals(resp.decisions(i), holder_->Get()->Triage(req.referrals(i))))
+    EXPECT_TRUE(MessageDifferencer::Equals(
+        resp.decisions(i), holder_->Get()->Triage(req.referrals(i))))
         << i;
   }
 }
@@ -183,7 +193,8 @@ TEST_F(TriageServiceTest, ExplainGivesTheDecisionAndItsText) {
   *req.mutable_referral() = example_;
   v1::ExplainResponse resp;
   ASSERT_THAT(FromGrpcStatus(stub_->Explain(&ctx, req, &resp)), IsOk());
-  EXPECT_TRUE(MessageDifferencer::Equals(resp.decision(), holder_->Get()->Triage(example_)));
+  EXPECT_TRUE(MessageDifferencer::Equals(resp.decision(),
+                                         holder_->Get()->Triage(example_)));
   EXPECT_EQ(resp.text(), rules::ExplainDecision(resp.decision()));
   EXPECT_THAT(resp.text(), Not(IsEmpty()));
 }
@@ -191,7 +202,8 @@ TEST_F(TriageServiceTest, ExplainGivesTheDecisionAndItsText) {
 TEST_F(TriageServiceTest, RuleSetInfoDescribesTheActiveSet) {
   grpc::ClientContext ctx;
   v1::RuleSetInfo info;
-  ASSERT_THAT(FromGrpcStatus(stub_->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info)),
+  ASSERT_THAT(FromGrpcStatus(stub_->GetRuleSetInfo(
+                  &ctx, v1::GetRuleSetInfoRequest(), &info)),
               IsOk());
   const auto rs = holder_->Get();
   EXPECT_EQ(info.name(), rs->proto().name());
@@ -203,7 +215,8 @@ TEST_F(TriageServiceTest, RuleSetInfoDescribesTheActiveSet) {
   EXPECT_GT(info.rows(), 0);
   EXPECT_EQ(info.targets_size(), rs->proto().targets_size());
   EXPECT_GT(info.targets_size(), 0);
-  EXPECT_TRUE(MessageDifferencer::Equals(info.missing_data(), rs->missing_data()));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(info.missing_data(), rs->missing_data()));
 }
 
 TEST_F(TriageServiceTest, SwappedRuleSetServesNewCalls) {
@@ -215,7 +228,8 @@ TEST_F(TriageServiceTest, SwappedRuleSetServesNewCalls) {
 
   grpc::ClientContext ctx;
   v1::RuleSetInfo info;
-  ASSERT_THAT(FromGrpcStatus(stub_->GetRuleSetInfo(&ctx, v1::GetRuleSetInfoRequest(), &info)),
+  ASSERT_THAT(FromGrpcStatus(stub_->GetRuleSetInfo(
+                  &ctx, v1::GetRuleSetInfoRequest(), &info)),
               IsOk());
   EXPECT_EQ(info.version(), mini->version());
   v1::TriageDecision d;
