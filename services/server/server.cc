@@ -190,8 +190,8 @@ struct FrontdoorServer::State {
   bool ready ABSL_GUARDED_BY(health_mu) = false;
   bool draining ABSL_GUARDED_BY(health_mu) = false;
   bool store_ok ABSL_GUARDED_BY(health_mu) = true;
-  bool published ABSL_GUARDED_BY(health_mu) =
-      false;  // last status sent to the health service
+  // The last status sent to the health service.
+  bool published ABSL_GUARDED_BY(health_mu) = false;
   bool stop_watcher ABSL_GUARDED_BY(health_mu) = false;
   std::thread watcher;
 
