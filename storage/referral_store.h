@@ -173,6 +173,16 @@ class ReferralStore {
   virtual absl::StatusOr<Page<v1::ReferralRecord>> ListReferrals(
       const ReferralFilter& filter, const std::string& position, int limit,
       int max_scan) = 0;
+  // Every referral matching `filter`, in no particular order (by id), read
+  // from one snapshot: each is passed to `visit` (on the calling thread)
+  // until `visit` returns false. A sequential scan of the referral records
+  // with readahead, bypassing the block cache, for full passes such as rule
+  // replay (ListReferrals is for pages). `visit` must not call Close(). The
+  // record passed is only valid during the call. Close() waits for a scan in
+  // progress to finish.
+  virtual absl::Status ScanReferrals(
+      const ReferralFilter& filter,
+      std::function<bool(const v1::ReferralRecord&)> visit) = 0;
   // Ids of active referrals whose next SLA check (record.next_sla_check) is
   // at or before `now`, soonest first.
   virtual absl::StatusOr<std::vector<std::string>> DueForSlaCheck(

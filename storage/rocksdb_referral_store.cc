@@ -93,6 +93,8 @@ constexpr uint64_t kMaxTotalWalBytes = 64 << 20;
 // Capped so Open does not open every table file (RocksDB opens them all at
 // startup with -1).
 constexpr int kMaxOpenFiles = 512;
+// Readahead of a full scan of the referral records (ScanReferrals).
+constexpr size_t kScanReadaheadBytes = 2 << 20;
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -635,6 +637,33 @@ class RocksDbReferralStore final : public ReferralStore {
     }
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "list referrals"));
     return page;
+  }
+
+  absl::Status ScanReferrals(
+      const ReferralFilter& filter,
+      std::function<bool(const v1::ReferralRecord&)> visit) override {
+    FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(filter.nhs_number, "NHS number"));
+    absl::ReaderMutexLock lock(&db_mu_);
+    FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
+    rocksdb::ManagedSnapshot snapshot(db_.get());
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot.snapshot();
+    ro.readahead_size = kScanReadaheadBytes;
+    ro.fill_cache = false;  // a full pass would evict the hot blocks
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(ro, cfs_[kReferrals]));
+    v1::ReferralRecord record;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      if (!record.ParseFromArray(value.data(),
+                                 static_cast<int>(value.size()))) {
+        return absl::DataLossError(
+            absl::StrCat("unparsable referral ", it->key().ToString()));
+      }
+      if (!Matches(record, filter)) continue;
+      if (!visit(record)) break;
+    }
+    return FromRocks(it->status(), "scan referrals");
   }
 
   absl::StatusOr<std::vector<std::string>> DueForSlaCheck(absl::Time now,

@@ -465,6 +465,81 @@ TEST_F(ReferralStoreTest, ListReferralsNewestFirstWithFiltersAndPaging) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(ReferralStoreTest, ScanReferralsVisitsEachMatchingRecordOnce) {
+  auto store = OpenStore();
+  // An empty store: no visit, no error.
+  int visits = 0;
+  ASSERT_THAT(store->ScanReferrals({},
+                                   [&](const v1::ReferralRecord&) {
+                                     ++visits;
+                                     return true;
+                                   }),
+              IsOk());
+  EXPECT_EQ(visits, 0);
+
+  std::vector<std::string> all_ids, acute_in_window;
+  for (int i = 0; i < 40; ++i) {
+    RecordSpec spec{.id = absl::StrCat("S", 100 + i),
+                    .pathway = i % 2 ? v1::PATHWAY_ACUTE : v1::PATHWAY_UCR,
+                    .received = kT0 + absl::Minutes(i)};
+    ASSERT_THAT(PutRecord(*store, MakeRecord(spec)), IsOk());
+    all_ids.push_back(spec.id);
+    if (i % 2 == 1 && i >= 10 && i < 20) acute_in_window.push_back(spec.id);
+  }
+  // A later version replaces the first: still one visit, the new version.
+  v1::ReferralRecord updated = MakeRecord({.id = "S100", .received = kT0});
+  updated.set_version(2);
+  ASSERT_THAT(PutRecord(*store, updated), IsOk());
+
+  auto scan = [&](const ReferralFilter& filter) {
+    std::vector<std::string> ids;
+    EXPECT_THAT(store->ScanReferrals(filter,
+                                     [&](const v1::ReferralRecord& r) {
+                                       ids.push_back(r.id());
+                                       if (r.id() == "S100") {
+                                         EXPECT_EQ(r.version(), 2);
+                                       }
+                                       return true;
+                                     }),
+                IsOk());
+    return ids;
+  };
+  EXPECT_THAT(scan({}), UnorderedElementsAreArray(all_ids));
+  ReferralFilter filter;
+  filter.pathway = v1::PATHWAY_ACUTE;
+  filter.received_after = kT0 + absl::Minutes(10);
+  filter.received_before = kT0 + absl::Minutes(20);
+  EXPECT_THAT(scan(filter), UnorderedElementsAreArray(acute_in_window));
+
+  // The visitor stops the scan.
+  visits = 0;
+  ASSERT_THAT(store->ScanReferrals(
+                  {}, [&](const v1::ReferralRecord&) { return ++visits < 5; }),
+              IsOk());
+  EXPECT_EQ(visits, 5);
+
+  // Writes during a scan are not seen by it (one snapshot).
+  std::vector<std::string> seen;
+  ASSERT_THAT(store->ScanReferrals(
+                  {},
+                  [&](const v1::ReferralRecord& r) {
+                    if (seen.empty()) {
+                      EXPECT_THAT(PutRecord(*store, MakeRecord({.id = "S000"})),
+                                  IsOk());
+                    }
+                    seen.push_back(r.id());
+                    return true;
+                  }),
+              IsOk());
+  EXPECT_THAT(seen, UnorderedElementsAreArray(all_ids));
+  EXPECT_EQ(scan({}).size(), all_ids.size() + 1);
+
+  store->Close();
+  EXPECT_THAT(
+      store->ScanReferrals({}, [](const v1::ReferralRecord&) { return true; }),
+      StatusIs(absl::StatusCode::kUnavailable));
+}
+
 TEST_F(ReferralStoreTest, IdempotencyEntriesRoundTrip) {
   auto store = OpenStore();
   const std::string hash(32, '\xab');
