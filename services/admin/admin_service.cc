@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <utility>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,7 +16,8 @@
 
 namespace frontdoor::admin {
 
-absl::StatusOr<v1::BackupResponse> DescribeLatestBackup(const std::string& dir) {
+absl::StatusOr<v1::BackupResponse> DescribeLatestBackup(
+    const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("no backup in ", dir));
@@ -82,8 +83,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const std::string dir = request->dir();
   if (dir.empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "dir: is required"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "dir: is required"));
     return reactor;
   }
   if (dir[0] != '/') {

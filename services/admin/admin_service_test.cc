@@ -17,14 +17,13 @@
 namespace frontdoor::admin {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
 using storage::testing::MakeRecord;
 using storage::testing::RecordSpec;
 using storage::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
 
-constexpr char kIds[][14] = {"AAAA-AAAA-AA0", "BBBB-BBBB-BB1",
-                             "CCCC-CCCC-CC2"};
+constexpr char kIds[][14] = {"AAAA-AAAA-AA0", "BBBB-BBBB-BB1", "CCCC-CCCC-CC2"};
 
 class AdminServiceTest : public ::testing::Test {
  protected:
@@ -54,9 +53,9 @@ class AdminServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::AdminService::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::AdminService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                            grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
@@ -128,8 +127,7 @@ TEST_F(AdminServiceTest, ConcurrentBackupsAllSucceed) {
   std::vector<grpc::Status> statuses(kCalls);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
-    threads.emplace_back(
-        [&, i] { statuses[i] = Backup(dir, &responses[i]); });
+    threads.emplace_back([&, i] { statuses[i] = Backup(dir, &responses[i]); });
   }
   for (std::thread& t : threads) t.join();
   for (int i = 0; i < kCalls; ++i) {

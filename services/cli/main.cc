@@ -1,16 +1,20 @@
-// frontdoor: the command-line tool for Frontdoor's triage rule sets.
-// See `frontdoor --help` and services/cli/rules_command.h.
+// frontdoor: the command-line tool for Frontdoor: submit and follow
+// referrals, work the worklists, manage services and back up the store
+// (services/cli/client_command.h), and lint, test, explain and format triage
+// rule sets (services/cli/rules_command.h). See `frontdoor --help`.
 
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "services/cli/client_command.h"
 #include "services/cli/rules_command.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const frontdoor::cli::Io io{std::cin, std::cout, std::cerr};
-  int code = frontdoor::cli::RunFrontdoor(args, io);
+  int code = frontdoor::cli::RunCli(args, io,
+                                    frontdoor::cli::ClientEnv::FromProcess());
   std::cout.flush();
   return code;
 }
