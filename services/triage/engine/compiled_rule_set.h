@@ -219,6 +219,27 @@ class EvalResult {
   uint64_t flags() const { return flags_; }
   bool missing_data_review() const { return !could_escalate_.empty(); }
 
+  // Internals for replay, coverage and analysis tools; valid after Evaluate
+  // with the rule set `t` belongs to. Allocation-free.
+  // The row whose outcome was taken (the table and row of its decisive_row;
+  // -1 for the fallback). The outcome itself may since have been raised by
+  // the missing-data review.
+  int decisive_table() const { return decisive_table_; }
+  int decisive_row() const { return decisive_row_; }
+  // Whether row `row` of table `t` matched (every cell; for single-hit
+  // tables whether or not it was the row chosen): what a decision lists as
+  // fired and tests count as covered.
+  bool RowMatched(const CompiledTable& t, int row) const {
+    return (matched_[t.scratch_offset + row / 64] >> (row % 64)) & 1;
+  }
+  // The rows of `t` that matched, as a bitset of t.words words.
+  const uint64_t* MatchedRows(const CompiledTable& t) const {
+    return matched_.data() + t.scratch_offset;
+  }
+  // The value of slot `i` (CompiledRuleSet::slots()): a field as read, a
+  // variable as computed. Text points into the referral evaluated.
+  const Value& slot_value(int i) const { return slots_[i]; }
+
  private:
   friend class CompiledRuleSet;
   struct RowRef {
