@@ -1130,6 +1130,22 @@ TEST_F(ClientEndToEndTest, WatchJsonLines) {
   EXPECT_GE(lines, 2);
 }
 
+TEST_F(ClientEndToEndTest, AdminBackupThroughTheRunningServer) {
+  SubmitFall();
+  const std::string backups = tmp_->Sub("backups");
+  CliResult r = Cli({"admin", "backup", backups});
+  ASSERT_EQ(r.code, kExitOk) << r;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("written to ", backups)));
+  // The server has the store open: going around it is refused.
+  r = Cli(
+      {"admin", "backup", tmp_->Sub("around"), "--data", tmp_->Sub("data")});
+  EXPECT_EQ(r.code, kExitFindings) << r;
+  // The backup restores (offline) into a store that opens and holds them.
+  r = Cli({"admin", "restore", backups, tmp_->Sub("restored")});
+  ASSERT_EQ(r.code, kExitOk) << r;
+  EXPECT_THAT(r.out, ContainsRegex("referrals: [1-9][0-9]* referrals?\n"));
+}
+
 // --- admin backup and restore
 // ---------------------------------------------------------
 
