@@ -50,6 +50,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/write_batch.h"
+#include "services/common/records.h"
 #include "services/common/status_macros.h"
 #include "storage/referral_store.h"
 #include "storage/store_keys.h"
@@ -121,19 +122,6 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   }
 }
 
-bool IsActive(v1::ReferralStatus status) {
-  switch (status) {
-    case v1::REFERRAL_STATUS_RECEIVED:
-    case v1::REFERRAL_STATUS_AWAITING_TRIAGE:
-    case v1::REFERRAL_STATUS_TRIAGED:
-    case v1::REFERRAL_STATUS_ACCEPTED:
-    case v1::REFERRAL_STATUS_REDIRECTED:
-      return true;
-    default:
-      return false;
-  }
-}
-
 template <typename Message>
 absl::StatusOr<Message> Parse(absl::string_view value, absl::string_view what) {
   Message m;
@@ -143,21 +131,6 @@ absl::StatusOr<Message> Parse(absl::string_view value, absl::string_view what) {
   return m;
 }
 
-v1::WorklistEntry MakeWorklistEntry(const v1::ReferralRecord& r) {
-  v1::WorklistEntry e;
-  e.set_id(r.id());
-  e.set_status(r.status());
-  e.set_pathway(r.pathway());
-  e.set_urgency(r.urgency());
-  e.set_service_id(r.service().service_id());
-  *e.mutable_received_at() = r.received_at();
-  if (r.has_due_at()) *e.mutable_due_at() = r.due_at();
-  e.set_sla(r.sla());
-  e.set_problem(r.referral().problem());
-  e.set_version(r.version());
-  e.set_missing_data_review(r.decision().could_escalate_size() > 0);
-  return e;
-}
 
 struct IndexEntry {
   Cf cf;
@@ -179,7 +152,7 @@ std::vector<IndexEntry> IndexEntries(const v1::ReferralRecord& r,
   if (r.status() == v1::REFERRAL_STATUS_AWAITING_TRIAGE) {
     out.push_back({kAwaiting, keys::AwaitingKey(received, id), ""});
   }
-  if (IsActive(r.status())) {
+  if (IsActiveReferral(r.status())) {
     const uint64_t due = keys::DueSeconds(r);
     std::string entry =
         with_values ? MakeWorklistEntry(r).SerializeAsString() : "";

@@ -55,7 +55,7 @@ absl::StatusOr<std::string> CanonicalReference(absl::string_view text) {
   }
   if (compact.size() != kDataChars + 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a referral reference (11 characters, e.g. K3M7-9Q2D-XZ4)"));
+        absl::StrCat("'", text, "' is not a referral reference (11 characters, e.g. K3M7-9Q2D-X8A)"));
   }
   uint64_t value = 0;
   for (int i = 0; i < kDataChars; ++i) {

@@ -69,6 +69,10 @@ TEST(Reference, DetectsAdjacentTranspositions) {
   }
 }
 
+TEST(Reference, DocumentedExampleIsValid) {
+  EXPECT_EQ(*CanonicalReference("k3m7 9q2d x8a"), "K3M7-9Q2D-X8A");
+}
+
 TEST(Reference, RejectsMalformedText) {
   EXPECT_FALSE(CanonicalReference("").ok());
   EXPECT_FALSE(CanonicalReference("ABC").ok());

@@ -2,7 +2,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/proto_hash.h"
 #include "services/common/proto_time.h"
+#include "services/common/records.h"
 
 namespace frontdoor::referral {
 namespace {
@@ -31,17 +33,11 @@ bool Responded(v1::ReferralStatus s) {
 
 }  // namespace
 
-bool IsActive(v1::ReferralStatus s) {
-  switch (s) {
-    case v1::REFERRAL_STATUS_RECEIVED:
-    case v1::REFERRAL_STATUS_AWAITING_TRIAGE:
-    case v1::REFERRAL_STATUS_TRIAGED:
-    case v1::REFERRAL_STATUS_ACCEPTED:
-    case v1::REFERRAL_STATUS_REDIRECTED:
-      return true;
-    default:
-      return false;
-  }
+std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request) {
+  v1::SubmitReferralRequest hashed = request;
+  hashed.clear_request_id();
+  hashed.mutable_referral()->clear_received_at();
+  return Sha256(DeterministicBytes(hashed));
 }
 
 v1::ReferralEvent NewEvent(v1::ReferralRecord* record, v1::EventType type, absl::Time now,
@@ -123,7 +119,7 @@ absl::Status ApplyTransition(const v1::TransitionReferralRequest& req, absl::Tim
       type = v1::EVENT_TYPE_CANCELLED;
       st = Require(req.cancel().reason(), "cancel.reason");
       reason = req.cancel().reason();
-      ok = IsActive(from);
+      ok = IsActiveReferral(from);
       break;
     default:
       return absl::InvalidArgumentError(
@@ -173,7 +169,7 @@ absl::Status ApplyOverride(const v1::OverrideTriageRequest& req, absl::Time now,
   if (req.urgency() == v1::URGENCY_UNSPECIFIED || !v1::Urgency_IsValid(req.urgency())) {
     return absl::InvalidArgumentError("urgency: is required");
   }
-  if (!IsActive(record->status())) {
+  if (!IsActiveReferral(record->status())) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot override the triage of a referral that is ", StatusName(record->status())));
   }
@@ -218,7 +214,7 @@ void UpdateSla(absl::Time now, v1::ReferralRecord* record) {
     record->clear_next_sla_check();
     return;
   }
-  if (!IsActive(record->status())) {
+  if (!IsActiveReferral(record->status())) {
     record->clear_next_sla_check();
     return;
   }

@@ -12,9 +12,10 @@ namespace frontdoor::referral {
 // The referral state machine and the records and events it produces. Pure
 // functions: no I/O, no clock of their own.
 
-// Whether a referral in `status` is still waiting for or receiving care
-// (shown on worklists).
-bool IsActive(v1::ReferralStatus status);
+// The idempotency fingerprint of a submission: SHA-256 of what the client
+// sent, without its request_id and the server-set received_at. Anything that
+// writes submissions directly (bulk loaders) must use this too.
+std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request);
 
 // Applies a transition request to `record` at `now`: checks the version
 // (ABORTED when stale), the transition (FAILED_PRECONDITION naming both

@@ -1,5 +1,7 @@
 #include "services/referral/lifecycle.h"
 
+#include "services/common/records.h"
+
 #include "gtest/gtest.h"
 #include "services/common/proto_time.h"
 
@@ -46,7 +48,7 @@ TEST(Lifecycle, AcceptThenClose) {
   close.mutable_close()->set_note("seen at home");
   ASSERT_TRUE(ApplyTransition(close, kT0 + absl::Hours(5), "", &r, &e).ok());
   EXPECT_EQ(r.status(), v1::REFERRAL_STATUS_CLOSED);
-  EXPECT_FALSE(IsActive(r.status()));
+  EXPECT_FALSE(IsActiveReferral(r.status()));
 }
 
 TEST(Lifecycle, StaleVersionIsAborted) {

@@ -2,11 +2,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "openssl/hmac.h"
 #include "openssl/rand.h"
-#include "openssl/sha.h"
+#include "services/common/proto_hash.h"
 
 namespace frontdoor::referral {
 namespace {
@@ -26,13 +24,7 @@ const unsigned char* Key() {
 }
 
 std::string Mac(const google::protobuf::Message& query, const std::string& position) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    query.SerializeToCodedStream(&cos);
-  }
+  std::string bytes = DeterministicBytes(query);
   bytes.append(query.GetDescriptor()->full_name());
   bytes.push_back('\0');
   bytes.append(position);

@@ -5,11 +5,9 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "grpcpp/client_context.h"
-#include "openssl/sha.h"
 #include "services/common/grpc_status.h"
+#include "services/common/records.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
 #include "services/referral/lifecycle.h"
@@ -24,19 +22,6 @@ constexpr int kMaxPageSize = 500;
 constexpr int kMaxScan = 20000;
 constexpr int kSnapshotLimit = 1000;
 constexpr size_t kMaxQueuedUpdates = 2000;
-
-std::string Sha256(const google::protobuf::Message& m) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  return std::string(reinterpret_cast<char*>(d), sizeof(d));
-}
 
 void SetDeadline(grpc::ClientContext* ctx, absl::Duration d) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
@@ -302,7 +287,7 @@ struct ReferralServiceImpl::SubmitCall {
       auto others = txn.FindByNhsNumber(nhs, now - svc->options_.duplicate_window);
       if (!others.ok()) return others.status();
       for (v1::ReferralRecord& other : *others) {
-        if (other.id() == rec.id() || !IsActive(other.status()) ||
+        if (other.id() == rec.id() || !IsActiveReferral(other.status()) ||
             other.referral().problem() != referral.problem()) {
           continue;
         }
@@ -376,11 +361,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
   }
-  // The idempotency hash covers what the client sent; received_at is ours.
-  v1::SubmitReferralRequest hashed = *request;
-  hashed.clear_request_id();
-  hashed.mutable_referral()->clear_received_at();
-  call->payload_hash = Sha256(hashed);
+  call->payload_hash = SubmissionFingerprint(*request);
   call->referral = request->referral();
   *call->referral.mutable_received_at() = ToProtoTime(call->now);
   call->Start();

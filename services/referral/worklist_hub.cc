@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "services/common/records.h"
 #include "services/referral/lifecycle.h"
 
 namespace frontdoor::referral {
@@ -19,24 +20,13 @@ void RefreshWorklistEntry(absl::Time now, v1::WorklistEntry* e) {
 }
 
 v1::WorklistEntry ToWorklistEntry(const v1::ReferralRecord& r, absl::Time now) {
-  v1::WorklistEntry e;
-  e.set_id(r.id());
-  e.set_status(r.status());
-  e.set_pathway(r.pathway());
-  e.set_urgency(r.urgency());
-  e.set_service_id(r.service().service_id());
-  *e.mutable_received_at() = r.received_at();
-  if (r.has_due_at()) *e.mutable_due_at() = r.due_at();
-  e.set_sla(r.sla());
-  e.set_problem(r.referral().problem());
-  e.set_version(r.version());
-  e.set_missing_data_review(r.decision().could_escalate_size() > 0);
+  v1::WorklistEntry e = MakeWorklistEntry(r);
   RefreshWorklistEntry(now, &e);
   return e;
 }
 
 bool OnWorklist(const v1::ReferralRecord& r, v1::Pathway pathway, const std::string& service_id) {
-  if (!IsActive(r.status())) return false;
+  if (!IsActiveReferral(r.status())) return false;
   if (!service_id.empty()) return r.service().service_id() == service_id;
   return r.pathway() == pathway;
 }

@@ -48,6 +48,7 @@
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
 #include "services/directory/directory.h"
+#include "services/common/records.h"
 #include "services/referral/lifecycle.h"
 #include "services/referral/validation.h"
 #include "services/triage/engine/loader.h"
@@ -69,18 +70,6 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of the reference ids");
 namespace frontdoor::load {
 namespace {
 
-std::string Sha256(const google::protobuf::Message& m) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  return std::string(reinterpret_cast<char*>(d), sizeof(d));
-}
 
 int AgeDays(const v1::Referral& r, absl::Time at) {
   const v1::Patient& p = r.patient();
@@ -200,11 +189,11 @@ int Main() {
 
     auto item = std::make_shared<Item>();
     item->request_id = absl::StrCat("fill-", corpus_index);
-    v1::SubmitReferralRequest hashed;
-    *hashed.mutable_referral() = r;
-    hashed.mutable_referral()->clear_received_at();
-    hashed.set_submitted_by("frontdoor-fill");
-    item->idempotency.payload_hash = Sha256(hashed);
+    v1::SubmitReferralRequest submitted;
+    *submitted.mutable_referral() = r;
+    submitted.set_submitted_by("frontdoor-fill");
+    // The same fingerprint the service computes, so a replay is recognised.
+    item->idempotency.payload_hash = referral::SubmissionFingerprint(submitted);
 
     v1::ReferralRecord& rec = item->record;
     rec.set_id(FormatReference(ids()));
@@ -268,7 +257,7 @@ int Main() {
     }
     referral::UpdateSla(now, &rec);
     ++by_status[v1::ReferralStatus_Name(rec.status())];
-    if (referral::IsActive(rec.status())) ++by_pathway_active[v1::Pathway_Name(rec.pathway())];
+    if (IsActiveReferral(rec.status())) ++by_pathway_active[v1::Pathway_Name(rec.pathway())];
 
     {
       absl::MutexLock lock(&mu);

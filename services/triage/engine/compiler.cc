@@ -13,9 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "openssl/sha.h"
+#include "services/common/proto_hash.h"
 #include "services/triage/engine/compiled_rule_set.h"
 
 namespace frontdoor::rules {
@@ -796,24 +794,7 @@ class Compiler {
     }
   }
 
-  std::string Hash() const {
-    std::string bytes;
-    {
-      google::protobuf::io::StringOutputStream sos(&bytes);
-      google::protobuf::io::CodedOutputStream cos(&sos);
-      cos.SetSerializationDeterministic(true);
-      rs_->proto_.SerializeToCodedStream(&cos);
-    }
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-    static const char* kHex = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char c : digest) {
-      hex.push_back(kHex[c >> 4]);
-      hex.push_back(kHex[c & 15]);
-    }
-    return hex;
-  }
+  std::string Hash() const { return Sha256Hex(DeterministicBytes(rs_->proto_)); }
 
   std::shared_ptr<CompiledRuleSet> rs_;
   Diagnostics* diags_;
