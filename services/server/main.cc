@@ -31,6 +31,12 @@ ABSL_FLAG(std::string, data_dir, "./data",
           "Directory of the stores (created if missing)");
 ABSL_FLAG(std::string, rules, "triage-rules/community-spa",
           "Rule set directory (triage role)");
+ABSL_FLAG(bool, watch_rules, true,
+          "Hot reload: poll the --rules directory every second and activate "
+          "a change that passes validation (triage role)");
+ABSL_FLAG(bool, require_approval, false,
+          "A change of the --rules directory is only proposed; it goes live "
+          "after 'frontdoor rules approve' and 'frontdoor rules activate'");
 ABSL_FLAG(std::string, directory, "triage-rules/directory.yaml",
           "Directory of services file (directory role)");
 ABSL_FLAG(
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.rules_dir = absl::GetFlag(FLAGS_rules);
+  options.watch_rules = absl::GetFlag(FLAGS_watch_rules);
+  options.require_approval = absl::GetFlag(FLAGS_require_approval);
   options.directory_file = absl::GetFlag(FLAGS_directory);
   options.roles = *roles;
   options.triage_target = absl::GetFlag(FLAGS_triage_target);

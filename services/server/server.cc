@@ -33,6 +33,7 @@
 #include "services/directory/directory_service.h"
 #include "services/referral/referral_service.h"
 #include "services/server/rpc_metrics.h"
+#include "services/server/rule_set_wiring.h"
 #include "services/triage/engine/diagnostic.h"
 #include "services/triage/engine/loader.h"
 #include "services/triage/rule_set_holder.h"
@@ -168,6 +169,7 @@ struct FrontdoorServer::State {
   std::unique_ptr<referral::ReferralServiceImpl> referral_service;
   std::unique_ptr<directory::DirectoryServiceImpl> directory_service;
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
+  std::unique_ptr<RuleSetWiring> rule_sets;  // with the triage role
   std::vector<std::string> service_names;  // full names of hosted services
   std::string store_path;
 
@@ -452,6 +454,7 @@ struct FrontdoorServer::State {
     if (directory_service != nullptr)
       builder.RegisterService(directory_service.get());
     if (admin_service != nullptr) builder.RegisterService(admin_service.get());
+    if (rule_sets != nullptr) builder.RegisterService(rule_sets->service());
     {
       absl::MutexLock lock(&server_mu);
       server = builder.BuildAndStart();
@@ -473,6 +476,7 @@ struct FrontdoorServer::State {
       draining = true;
       PublishHealth();
     }
+    if (rule_sets != nullptr) rule_sets->Stop();  // no more hot reloads
     if (referral_service != nullptr) {
       referral_service->StopBackground();
       log::Info("referral background stopped");
@@ -556,6 +560,12 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     st.triage_service = std::make_unique<triage::TriageServiceImpl>(
         st.rules.get(), st.clock, &st.metrics);
     st.service_names.push_back(v1::TriageService::service_full_name());
+    if (absl::Status s = StartRuleSets(options, st.rules.get(), st.clock,
+                                       &st.metrics, &st.rule_sets,
+                                       &st.service_names);
+        !s.ok()) {
+      return fail(s);
+    }
   }
   if (options.roles.referral || options.roles.directory) {
     if (absl::Status s = st.OpenStore(); !s.ok()) return fail(s);

@@ -60,6 +60,13 @@ struct ServerOptions {
   std::string data_dir = "./data";
   // Rule set directory, for the triage role.
   std::string rules_dir = "triage-rules/community-spa";
+  // Rule set lifecycle (triage role; services/server/rule_set_wiring.h):
+  // watch rules_dir (polled every rules_poll) and activate clean changes;
+  // with require_approval a change is only proposed, to be approved and
+  // activated through RuleSetService. Versions live in <data_dir>/rulesets.
+  bool watch_rules = true;
+  bool require_approval = false;
+  absl::Duration rules_poll = absl::Seconds(1);
   // Directory file (services, catchments, sessions), for the directory role.
   std::string directory_file = "triage-rules/directory.yaml";
   Roles roles = Roles::All();

@@ -1,0 +1,98 @@
+#include "services/server/rule_set_wiring.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "frontdoor/v1/rule_set_service.grpc.pb.h"
+#include "services/common/log.h"
+#include "services/common/status_macros.h"
+#include "services/rulesets/rule_set_manager.h"
+#include "services/rulesets/rule_set_service.h"
+#include "services/rulesets/rules_watcher.h"
+#include "storage/rule_set_store.h"
+
+namespace frontdoor::server {
+
+RuleSetWiring::RuleSetWiring() = default;
+
+RuleSetWiring::~RuleSetWiring() {
+  Stop();
+  service_.reset();
+  manager_.reset();
+  store_.reset();
+}
+
+grpc::Service* RuleSetWiring::service() { return service_.get(); }
+
+void RuleSetWiring::Stop() {
+  if (watcher_ != nullptr) watcher_->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
+    const ServerOptions& options, triage::RuleSetHolder* holder, Clock* clock,
+    Metrics* metrics) {
+  std::unique_ptr<RuleSetWiring> w(new RuleSetWiring());
+  const std::string path =
+      (std::filesystem::path(options.data_dir) / "rulesets").string();
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data_dir ", options.data_dir, ": cannot create ", path,
+                     ": ", ec.message()));
+  }
+  storage::RuleSetStore::Options store_options;
+  store_options.path = path;
+  absl::StatusOr<std::unique_ptr<storage::RuleSetStore>> store =
+      storage::RuleSetStore::Open(store_options);
+  if (!store.ok()) {
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("rule set store ", path, ": ", store.status().message()));
+  }
+  w->store_ = *std::move(store);
+
+  rulesets::ManagerOptions manager_options;
+  manager_options.require_approval = options.require_approval;
+  manager_options.clock = clock;
+  manager_options.metrics = metrics;
+  w->manager_ = std::make_unique<rulesets::RuleSetManager>(
+      w->store_.get(), holder, manager_options);
+  FRONTDOOR_RETURN_IF_ERROR(w->manager_->Start(options.rules_dir));
+
+  rulesets::RuleSetServiceImpl::Options service_options;
+  w->service_ = std::make_unique<rulesets::RuleSetServiceImpl>(
+      w->manager_.get(), service_options);
+
+  if (options.watch_rules) {
+    rulesets::RuleSetManager* manager = w->manager_.get();
+    const std::string dir = options.rules_dir;
+    w->watcher_ = std::make_unique<rulesets::RulesWatcher>(
+        dir, options.rules_poll,
+        [manager, dir](const std::vector<v1::RuleFile>& files) {
+          manager->Reload(files, dir);
+        });
+    w->watcher_->SetBaseline();
+    w->watcher_->Start();
+  }
+  log::Info("rule set lifecycle ready",
+            {{"store", path},
+             {"watch_rules", options.watch_rules},
+             {"require_approval", options.require_approval}});
+  return w;
+}
+
+absl::Status StartRuleSets(const ServerOptions& options,
+                           triage::RuleSetHolder* holder, Clock* clock,
+                           Metrics* metrics,
+                           std::unique_ptr<RuleSetWiring>* out,
+                           std::vector<std::string>* service_names) {
+  FRONTDOOR_ASSIGN_OR_RETURN(
+      *out, RuleSetWiring::Start(options, holder, clock, metrics));
+  service_names->push_back(v1::RuleSetService::service_full_name());
+  return absl::OkStatus();
+}
+
+}  // namespace frontdoor::server
