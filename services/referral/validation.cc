@@ -7,6 +7,7 @@
 #include "absl/time/civil_time.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/nhs_number.h"
+#include "services/common/utf8.h"
 
 namespace frontdoor::referral {
 namespace {
@@ -36,32 +37,6 @@ absl::Status CheckRange(const std::string& field, bool has, double v, double lo,
   return absl::OkStatus();
 }
 
-bool ValidUtf8(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    unsigned char c = s[i];
-    size_t extra;
-    if (c < 0x80) {
-      extra = 0;
-    } else if ((c >> 5) == 6) {
-      extra = 1;
-    } else if ((c >> 4) == 14) {
-      extra = 2;
-    } else if ((c >> 3) == 30) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (i + extra >= n && extra > 0) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::Status ValidateToken(const std::string& value, const std::string& field) {
@@ -77,7 +52,7 @@ absl::Status ValidateText(const std::string& value, const std::string& field, si
   if (value.size() > max) {
     return Bad(field, absl::StrCat("is ", value.size(), " bytes; the limit is ", max));
   }
-  if (!ValidUtf8(value)) return Bad(field, "is not valid UTF-8");
+  if (FindInvalidUtf8(value) != absl::string_view::npos) return Bad(field, "is not valid UTF-8");
   return absl::OkStatus();
 }
 

@@ -388,6 +388,26 @@ TEST(Engine, BinaryGarbageIsRejected) {
   EXPECT_THAT(AllDiagnostics(diags), HasSubstr("10-derived.rules.yaml"));
 }
 
+TEST(Engine, DegenerateYamlEndsWithAnError) {
+  // Inputs that make yaml-cpp produce empty documents without end.
+  for (const char* text : {",", "[a],", ",,,\n,"}) {
+    RuleDir dir;
+    dir.Write("ruleset.yaml", text);
+    dir.Write("10-derived.rules.yaml", text);
+    Diagnostics diags;
+    EXPECT_EQ(Load(dir.path(), &diags), nullptr) << text;
+    EXPECT_LT(diags.items().size(), 50u) << text;
+  }
+}
+
+TEST(Engine, TextInAnotherEncodingIsRejectedWithItsPosition) {
+  RuleDir dir;
+  dir.Replace("10-derived.rules.yaml", "    title: Age at referral", "    title: Age at r\xe9f\xe9rral");
+  Diagnostics diags;
+  EXPECT_EQ(Load(dir.path(), &diags), nullptr);
+  EXPECT_THAT(AllDiagnostics(diags), HasSubstr("10-derived.rules.yaml:3:20: error: the file is not UTF-8"));
+}
+
 TEST(Engine, EmptyAndMissingFilesAreErrors) {
   {
     RuleDir dir;

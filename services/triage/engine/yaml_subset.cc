@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/utf8.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/exceptions.h"
 #include "yaml-cpp/mark.h"
@@ -221,21 +222,35 @@ std::unique_ptr<YamlNode> ParseStrictYaml(absl::string_view text,
       return nullptr;
     }
   }
+  if (size_t bad = FindInvalidUtf8(text); bad != absl::string_view::npos) {
+    int l = 1, c = 1;
+    for (size_t i = 0; i < bad; ++i) {
+      if (text[i] == '\n') {
+        ++l;
+        c = 1;
+      } else {
+        ++c;
+      }
+    }
+    diags->Error(file, {l, c}, "not-utf8",
+                 "the file is not UTF-8 text (saved in another encoding?); save it as UTF-8");
+    return nullptr;
+  }
   std::string copy(text);
   std::istringstream in(copy);
   Builder builder(file, copy, diags);
   try {
     YAML::Parser parser(in);
-    while (parser.HandleNextDocument(builder)) {
+    // One document; a second one is an error, and parsing stops there (some
+    // malformed inputs make yaml-cpp yield empty documents without end).
+    if (parser.HandleNextDocument(builder) && parser.HandleNextDocument(builder)) {
+      diags->Error(file, {}, "yaml-multiple-documents",
+                   "more than one YAML document (---) in one file");
     }
   } catch (const YAML::Exception& e) {
     diags->Error(file, ToPos(e.mark), "yaml-syntax",
                  absl::StrCat("YAML syntax error: ", e.msg));
     return nullptr;
-  }
-  if (builder.documents() > 1) {
-    diags->Error(file, {}, "yaml-multiple-documents",
-                 "more than one YAML document (---) in one file");
   }
   std::unique_ptr<YamlNode> root = builder.TakeRoot();
   if (root == nullptr) {
