@@ -86,8 +86,11 @@ std::string ExplainDecision(const v1::TriageDecision& d) {
     }
     absl::StrAppend(&out, "\n");
     for (const auto& c : s.components()) {
-      absl::StrAppend(&out, "  ", c.parameter(), std::string(c.parameter().size() < 28 ? 28 - c.parameter().size() : 1, ' '),
-                      c.points(), c.points() == 1 ? " point" : " points", "   (", c.row(), ")\n");
+      std::string points = absl::StrCat(c.points(), c.points() == 1 ? " point" : " points");
+      absl::StrAppend(&out, "  ", c.parameter(),
+                      std::string(c.parameter().size() < 28 ? 28 - c.parameter().size() : 1, ' '),
+                      points, std::string(points.size() < 11 ? 11 - points.size() : 1, ' '), "(",
+                      c.row(), ")\n");
     }
   }
   if (d.flags_size() > 0) {
