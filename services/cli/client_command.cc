@@ -83,8 +83,10 @@ Administration:
   admin backup DIR    back up the referral store (through the server)
   admin restore B D   restore backup dir B into data dir D (server stopped)
 
-Rule sets (offline):
-  rules               lint, test, explain and format triage rule sets
+Rule sets:
+  rules               lint, test, explain and format triage rule sets; their
+                      versions on the server: versions, show, propose,
+                      approve, activate, rollback, diff ('rules --help')
 
 Options of the commands that talk to the server:
   --server=HOST:PORT  default $FRONTDOOR_SERVER, else 127.0.0.1:50051

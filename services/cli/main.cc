@@ -8,11 +8,16 @@
 #include <vector>
 
 #include "services/cli/client_command.h"
+#include "services/cli/rules_admin_command.h"
 #include "services/cli/rules_command.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const frontdoor::cli::Io io{std::cin, std::cout, std::cerr};
+  if (frontdoor::cli::IsRulesAdminCommand(args)) {
+    return frontdoor::cli::RunRulesAdmin(
+        args, io, frontdoor::cli::ClientEnv::FromProcess());
+  }
   int code = frontdoor::cli::RunCli(args, io,
                                     frontdoor::cli::ClientEnv::FromProcess());
   std::cout.flush();

@@ -64,6 +64,10 @@ Commands:
                              place (--check: list the files that would
                              change, change nothing)
 
+Rule set versions on a running frontdoor-server (see 'frontdoor rules
+versions --help'): versions, show, active, validate, propose, approve,
+activate, rollback, diff.
+
 Exit status: 0 success, 1 findings (errors in the rule set, failing tests,
 an invalid referral, files to format), 2 usage errors.
 )";
