@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -180,8 +181,19 @@ class ReferralStore {
   // replay (ListReferrals is for pages). `visit` must not call Close(). The
   // record passed is only valid during the call. Close() waits for a scan in
   // progress to finish.
-  virtual absl::Status ScanReferrals(
+  absl::Status ScanReferrals(
       const ReferralFilter& filter,
+      std::function<bool(const v1::ReferralRecord&)> visit) {
+    return ScanReferrals(filter, ScanOptions(), std::move(visit));
+  }
+  struct ScanOptions {
+    // Leave record.decision unset, unparsed: the stored decision with its
+    // explanation is most of a record's bytes and of its parse time, and a
+    // replay evaluates the referral again anyway.
+    bool omit_decision = false;
+  };
+  virtual absl::Status ScanReferrals(
+      const ReferralFilter& filter, const ScanOptions& options,
       std::function<bool(const v1::ReferralRecord&)> visit) = 0;
   // Ids of active referrals whose next SLA check (record.next_sla_check) is
   // at or before `now`, soonest first.

@@ -43,6 +43,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -94,8 +97,31 @@ constexpr uint64_t kMaxTotalWalBytes = 64 << 20;
 // Capped so Open does not open every table file (RocksDB opens them all at
 // startup with -1).
 constexpr int kMaxOpenFiles = 512;
-// Readahead of a full scan of the referral records (ScanReferrals).
+// Readahead of a full scan of the referral records (ScanReferrals), and
+// the arena block each record is parsed into (a record is a few KiB).
 constexpr size_t kScanReadaheadBytes = 2 << 20;
+constexpr size_t kScanArenaBytes = 64 << 10;
+
+// `message` (serialized) without its top-level field number `field`, in
+// `out`; false (and `out` unspecified) if the bytes are not well-formed.
+bool WithoutField(absl::string_view message, int field, std::string* out) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(message.data()),
+      static_cast<int>(message.size()));
+  out->clear();
+  for (;;) {
+    const int start = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      return in.CurrentPosition() == static_cast<int>(message.size());
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+    if (WireFormatLite::GetTagFieldNumber(tag) != field) {
+      out->append(message.data() + start, in.CurrentPosition() - start);
+    }
+  }
+}
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -612,8 +638,9 @@ class RocksDbReferralStore final : public ReferralStore {
     return page;
   }
 
+  using ReferralStore::ScanReferrals;
   absl::Status ScanReferrals(
-      const ReferralFilter& filter,
+      const ReferralFilter& filter, const ScanOptions& options,
       std::function<bool(const v1::ReferralRecord&)> visit) override {
     FRONTDOOR_RETURN_IF_ERROR(CheckKeyPart(filter.nhs_number, "NHS number"));
     absl::ReaderMutexLock lock(&db_mu_);
@@ -625,16 +652,32 @@ class RocksDbReferralStore final : public ReferralStore {
     ro.fill_cache = false;  // a full pass would evict the hot blocks
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(ro, cfs_[kReferrals]));
-    v1::ReferralRecord record;
+    // Each record is parsed into an arena, reset for the next: a stored
+    // decision holds dozens of strings, and a malloc and free for each
+    // would cost more than reading and parsing them.
+    std::unique_ptr<char[]> block(new char[kScanArenaBytes]);
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.initial_block = block.get();
+    arena_options.initial_block_size = kScanArenaBytes;
+    google::protobuf::Arena arena(arena_options);
+    std::string stripped;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const rocksdb::Slice value = it->value();
-      if (!record.ParseFromArray(value.data(),
-                                 static_cast<int>(value.size()))) {
+      arena.Reset();
+      auto* record =
+          google::protobuf::Arena::CreateMessage<v1::ReferralRecord>(&arena);
+      absl::string_view value = ToView(it->value());
+      if (options.omit_decision &&
+          WithoutField(value, v1::ReferralRecord::kDecisionFieldNumber,
+                       &stripped)) {
+        value = stripped;
+      }
+      if (!record->ParseFromArray(value.data(),
+                                  static_cast<int>(value.size()))) {
         return absl::DataLossError(
             absl::StrCat("unparsable referral ", it->key().ToString()));
       }
-      if (!Matches(record, filter)) continue;
-      if (!visit(record)) break;
+      if (!Matches(*record, filter)) continue;
+      if (!visit(*record)) break;
     }
     return FromRocks(it->status(), "scan referrals");
   }

@@ -534,6 +534,39 @@ TEST_F(ReferralStoreTest, ScanReferralsVisitsEachMatchingRecordOnce) {
   EXPECT_THAT(seen, UnorderedElementsAreArray(all_ids));
   EXPECT_EQ(scan({}).size(), all_ids.size() + 1);
 
+  // omit_decision: the same records without their decisions.
+  v1::ReferralRecord decided = MakeRecord({.id = "S200", .received = kT0});
+  decided.mutable_decision()->set_pathway(v1::PATHWAY_ACUTE);
+  decided.mutable_decision()->set_decisive_row("news2_response/r11");
+  decided.mutable_decision()->add_fired()->set_table("news2_response");
+  ASSERT_THAT(PutRecord(*store, decided), IsOk());
+  ReferralStore::ScanOptions omit;
+  omit.omit_decision = true;
+  int decided_seen = 0;
+  ASSERT_THAT(store->ScanReferrals({}, omit,
+                                   [&](const v1::ReferralRecord& r) {
+                                     EXPECT_FALSE(r.has_decision());
+                                     if (r.id() == "S200") {
+                                       ++decided_seen;
+                                       v1::ReferralRecord expected = decided;
+                                       expected.clear_decision();
+                                       EXPECT_EQ(r.SerializeAsString(),
+                                                 expected.SerializeAsString());
+                                     }
+                                     return true;
+                                   }),
+              IsOk());
+  EXPECT_EQ(decided_seen, 1);
+  ASSERT_THAT(store->ScanReferrals({},
+                                   [&](const v1::ReferralRecord& r) {
+                                     if (r.id() == "S200") {
+                                       EXPECT_EQ(r.decision().decisive_row(),
+                                                 "news2_response/r11");
+                                     }
+                                     return true;
+                                   }),
+              IsOk());
+
   store->Close();
   EXPECT_THAT(
       store->ScanReferrals({}, [](const v1::ReferralRecord&) { return true; }),
