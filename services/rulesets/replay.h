@@ -45,10 +45,13 @@ namespace frontdoor::rulesets {
 using ReplayVisitor = std::function<bool(const v1::ReferralRecord&)>;
 
 // Feeds every stored referral to the visitor, on the calling thread, until
-// the visitor returns false; returns the source's error, if any. Over the
-// referral store:
+// the visitor returns false; returns the source's error, if any. Replay
+// reads id, referral, received_at and pathway of each record, never its
+// stored decision. Over the referral store:
+//   storage::ReferralStore::ScanOptions scan;
+//   scan.omit_decision = true;  // most of a record's parse time
 //   ReplaySource source = [&](const ReplayVisitor& visit) {
-//     return store->ScanReferrals(filter, visit);
+//     return store->ScanReferrals(filter, scan, visit);
 //   };
 using ReplaySource = std::function<absl::Status(const ReplayVisitor&)>;
 

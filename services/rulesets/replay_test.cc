@@ -349,8 +349,10 @@ TEST_F(ReplayTest, OverTheReferralStore) {
   FRONTDOOR_ASSERT_OK_AND_ASSIGN(std::unique_ptr<storage::ReferralStore> store,
                                  storage::ReferralStore::Open(store_options));
   storage::ReferralFilter filter;
+  storage::ReferralStore::ScanOptions scan;
+  scan.omit_decision = true;
   ReplaySource source = [&](const ReplayVisitor& visit) {
-    return store->ScanReferrals(filter, visit);
+    return store->ScanReferrals(filter, scan, visit);
   };
   // Empty store: a defined outcome, not an error.
   FRONTDOOR_ASSERT_OK_AND_ASSIGN(v1::ReplayReport empty,
