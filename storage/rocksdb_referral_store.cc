@@ -55,6 +55,7 @@
 #include "rocksdb/write_batch.h"
 #include "services/common/records.h"
 #include "services/common/status_macros.h"
+#include "storage/rocks_status.h"
 #include "storage/referral_store.h"
 #include "storage/store_keys.h"
 
@@ -120,31 +121,6 @@ bool WithoutField(absl::string_view message, int field, std::string* out) {
     if (WireFormatLite::GetTagFieldNumber(tag) != field) {
       out->append(message.data() + start, in.CurrentPosition() - start);
     }
-  }
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", s.ToString());
-  switch (s.code()) {
-    case rocksdb::Status::kNotFound:
-      return absl::NotFoundError(msg);
-    case rocksdb::Status::kCorruption:
-      return absl::DataLossError(msg);
-    case rocksdb::Status::kNotSupported:
-      return absl::UnimplementedError(msg);
-    case rocksdb::Status::kInvalidArgument:
-      return absl::InvalidArgumentError(msg);
-    case rocksdb::Status::kAborted:
-      return absl::AbortedError(msg);
-    case rocksdb::Status::kIOError:
-    case rocksdb::Status::kBusy:
-    case rocksdb::Status::kTimedOut:
-    case rocksdb::Status::kTryAgain:
-    case rocksdb::Status::kShutdownInProgress:
-      return absl::UnavailableError(msg);
-    default:
-      return absl::InternalError(msg);
   }
 }
 

@@ -18,8 +18,13 @@
 #include "rocksdb/write_batch.h"
 #include "services/common/status_macros.h"
 
+#include "storage/rocks_status.h"
 namespace frontdoor::storage {
 namespace {
+
+absl::Status RuleSetStoreStatus(const rocksdb::Status& s, absl::string_view what) {
+  return FromRocks(s, absl::StrCat("rule set store: ", what));
+}
 
 constexpr char kHeaderPrefix[] = "v/";
 constexpr char kBodyPrefix[] = "b/";
@@ -38,26 +43,6 @@ constexpr const char* kMutableFields[] = {
 // Kept apart from the header (body and events).
 constexpr const char* kSeparateFields[] = {"rule_set", "files", "history"};
 
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat("rule set store: ", what, ": ", s.ToString());
-  switch (s.code()) {
-    case rocksdb::Status::kNotFound:
-      return absl::NotFoundError(msg);
-    case rocksdb::Status::kCorruption:
-      return absl::DataLossError(msg);
-    case rocksdb::Status::kInvalidArgument:
-      return absl::InvalidArgumentError(msg);
-    case rocksdb::Status::kIOError:
-    case rocksdb::Status::kBusy:
-    case rocksdb::Status::kTimedOut:
-    case rocksdb::Status::kTryAgain:
-    case rocksdb::Status::kShutdownInProgress:
-      return absl::UnavailableError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
 
 bool IsLowerHex(absl::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -274,7 +259,7 @@ absl::StatusOr<std::unique_ptr<RuleSetStore>> RuleSetStore::Open(
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   rocksdb::DB* raw = nullptr;
   FRONTDOOR_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, options.path, &raw),
+      RuleSetStoreStatus(rocksdb::DB::Open(db_options, options.path, &raw),
                 "open " + options.path));
   std::unique_ptr<rocksdb::DB> db(raw);
 
@@ -292,7 +277,7 @@ absl::StatusOr<std::unique_ptr<RuleSetStore>> RuleSetStore::Open(
       }
       next_order = last + 1;
     }
-    FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "read the order"));
+    FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(it->status(), "read the order"));
   }
   return std::unique_ptr<RuleSetStore>(
       new RuleSetStore(options, std::move(db), next_order));
@@ -319,7 +304,7 @@ absl::Status RuleSetStore::Write(
   if (txn.batch()->Count() == 0) return absl::OkStatus();
   rocksdb::WriteOptions w;
   w.sync = options_.sync;
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(db_->Write(w, txn.batch()), "write"));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(db_->Write(w, txn.batch()), "write"));
   next_order_ = txn.next_order();
   return absl::OkStatus();
 }
@@ -331,7 +316,7 @@ absl::StatusOr<std::optional<std::string>> RuleSetStore::ReadKey(
   std::string value;
   rocksdb::Status s = db_->Get(r, key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "read " + key));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(s, "read " + key));
   return std::optional<std::string>(std::move(value));
 }
 
@@ -345,7 +330,7 @@ absl::StatusOr<int64_t> RuleSetStore::LastEventSeq(
   if (it->Valid() && it->key().starts_with(prefix)) {
     last = EventSeq(absl::string_view(it->key().data(), it->key().size()));
   }
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "read events"));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(it->status(), "read events"));
   return last;
 }
 
@@ -363,7 +348,7 @@ absl::Status RuleSetStore::ReadEvents(const std::string& id,
       return Corrupt(it->key().ToString());
     }
   }
-  return FromRocks(it->status(), "read events");
+  return RuleSetStoreStatus(it->status(), "read events");
 }
 
 absl::StatusOr<v1::RuleSetVersion> RuleSetStore::ReadVersion(
@@ -429,7 +414,7 @@ absl::StatusOr<std::string> RuleSetStore::Resolve(
        it->Next()) {
     found.push_back(it->key().ToString().substr(sizeof(kHeaderPrefix) - 1));
   }
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "resolve a version"));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(it->status(), "resolve a version"));
   if (found.empty()) {
     return absl::NotFoundError(
         absl::StrCat("no rule set version ", id_or_prefix));
@@ -491,7 +476,7 @@ absl::StatusOr<RuleSetStore::ListPage> RuleSetStore::List(
     }
     ids.push_back(it->value().ToString());
   }
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "list versions"));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(it->status(), "list versions"));
   for (const std::string& id : ids) {
     FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> header,
                                ReadKey(HeaderKey(id), snapshot));
@@ -511,7 +496,7 @@ absl::StatusOr<int64_t> RuleSetStore::Count() const {
        it->Valid() && it->key().starts_with(kOrderPrefix); it->Next()) {
     ++n;
   }
-  FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "count versions"));
+  FRONTDOOR_RETURN_IF_ERROR(RuleSetStoreStatus(it->status(), "count versions"));
   return n;
 }
 

@@ -539,22 +539,29 @@ struct ReferralServiceImpl::ChangeCall {
   }
 };
 
+ReferralServiceImpl::ChangeCall* ReferralServiceImpl::StartChange(grpc::ServerUnaryReactor* reactor,
+                                                                const std::string& id,
+                                                                v1::ReferralRecord* response) {
+  auto canonical = ParseId(id, "id");
+  if (!canonical.ok()) {
+    reactor->Finish(ToGrpcStatus(canonical.status()));
+    return nullptr;
+  }
+  return new ChangeCall{this, reactor, response, *canonical, clock_->Now()};
+}
+
 grpc::ServerUnaryReactor* ReferralServiceImpl::TransitionReferral(
     grpc::CallbackServerContext* ctx, const v1::TransitionReferralRequest* request,
     v1::ReferralRecord* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto id = ParseId(request->id(), "id");
-  if (!id.ok()) {
-    reactor->Finish(ToGrpcStatus(id.status()));
-    return reactor;
-  }
   if (!request->actor().empty()) {
     if (auto st = ValidateText(request->actor(), "actor", 200); !st.ok()) {
       reactor->Finish(ToGrpcStatus(st));
       return reactor;
     }
   }
-  auto* call = new ChangeCall{this, reactor, response, *id, clock_->Now()};
+  ChangeCall* call = StartChange(reactor, request->id(), response);
+  if (call == nullptr) return reactor;
   call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
     return ApplyTransition(*request, call->now, call->service.service().name(), r, e);
   };
@@ -591,12 +598,8 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::OverrideTriage(
     grpc::CallbackServerContext* ctx, const v1::OverrideTriageRequest* request,
     v1::ReferralRecord* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto id = ParseId(request->id(), "id");
-  if (!id.ok()) {
-    reactor->Finish(ToGrpcStatus(id.status()));
-    return reactor;
-  }
-  auto* call = new ChangeCall{this, reactor, response, *id, clock_->Now()};
+  ChangeCall* call = StartChange(reactor, request->id(), response);
+  if (call == nullptr) return reactor;
   call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
     int minutes = -1;
     for (const auto& t : call->info.targets()) {

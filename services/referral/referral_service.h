@@ -96,6 +96,10 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   friend struct SubmitCall;
   friend struct ChangeCall;
 
+  // Starts a change to the referral `id` (a reference in any spelling);
+  // null when `id` is malformed, in which case the call is finished.
+  ChangeCall* StartChange(grpc::ServerUnaryReactor* reactor, const std::string& id,
+                          v1::ReferralRecord* response);
   v1::TriageService::Stub* triage();
   v1::DirectoryService::Stub* directory();
   void Commit(storage::ReferralStore::Mutation mutation,

@@ -256,13 +256,17 @@ TEST_F(ReferralFlowTest, TinyDeadlineFailsCleanly) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::microseconds(1));
   v1::SubmitReferralRequest req;
   req.set_request_id("deadline");
+  req.set_submitted_by("gp-surgery-a");
   *req.mutable_referral() = News2Of7();
   v1::SubmitReferralResponse resp;
   grpc::Status s = referrals_->SubmitReferral(&ctx, req, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Almost always DEADLINE_EXCEEDED; either way the client cannot know
+  // whether the referral was stored, which is what request ids are for.
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || s.ok()) << s.error_message();
   // A retry with the same request id is safe: one referral at most.
   v1::SubmitReferralResponse retry;
-  ASSERT_TRUE(Submit("deadline", News2Of7(), &retry).ok());
+  grpc::Status again = Submit("deadline", News2Of7(), &retry);
+  ASSERT_TRUE(again.ok()) << again.error_code() << " " << again.error_message();
   EXPECT_EQ(CountAll(), 1);
 }
 
