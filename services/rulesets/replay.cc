@@ -333,12 +333,16 @@ absl::StatusOr<v1::ReplayReport> Replay(const CompiledRuleSet& active,
     });
   }
 
-  int64_t total = options.expected_total > 0 ? options.expected_total : 0;
-  if (options.limit > 0)
-    total = total > 0 ? std::min(total, options.limit) : options.limit;
+  // Progress counts the records the source gave (filtered out or not)
+  // against the estimate; with a limit and no estimate, the referrals taken
+  // against the limit.
+  const bool by_limit = options.expected_total <= 0 && options.limit > 0;
+  const int64_t total =
+      by_limit ? options.limit : std::max<int64_t>(0, options.expected_total);
   const int64_t step = total > 0 ? std::max<int64_t>(1, total / 100) : 10000;
   int64_t next_report = step;
   bool cancelled = false;
+  int64_t visited = 0;
   int64_t accepted = 0;
   Batch* current = nullptr;
   const int64_t after =
@@ -351,33 +355,36 @@ absl::StatusOr<v1::ReplayReport> Replay(const CompiledRuleSet& active,
     if (current == nullptr) return;
     pipeline.Push(current);
     current = nullptr;
+  };
+  auto report_progress = [&] {
     if (!options.progress) return;
-    const int64_t d = done.load(std::memory_order_relaxed);
-    if (d >= next_report) {
-      next_report = (d / step + 1) * step;
-      if (!options.progress(d, total)) cancelled = true;
+    const int64_t d = by_limit ? accepted : visited;
+    if (d < next_report) return;
+    next_report = (d / step + 1) * step;
+    if (!options.progress(total > 0 ? std::min(d, total) : d, total)) {
+      cancelled = true;
     }
   };
   ReplayVisitor visit = [&](const v1::ReferralRecord& record) {
-    if (options.pathway != v1::PATHWAY_UNSPECIFIED &&
-        record.pathway() != options.pathway) {
-      return true;
+    ++visited;
+    const bool wanted =
+        (options.pathway == v1::PATHWAY_UNSPECIFIED ||
+         record.pathway() == options.pathway) &&
+        (!options.received_after || Micros(record.received_at()) >= after) &&
+        (!options.received_before || Micros(record.received_at()) < before);
+    if (wanted) {
+      if (current == nullptr) current = pipeline.TakeFree();
+      auto* referral =
+          google::protobuf::Arena::CreateMessage<v1::Referral>(&current->arena);
+      *referral = record.referral();
+      if (!referral->has_received_at() && record.has_received_at()) {
+        *referral->mutable_received_at() = record.received_at();
+      }
+      current->items.push_back(Item{referral, record.id(), accepted});
+      ++accepted;
+      if (current->items.size() == kBatchSize) flush();
     }
-    if (options.received_after || options.received_before) {
-      const int64_t received = Micros(record.received_at());
-      if (options.received_after && received < after) return true;
-      if (options.received_before && received >= before) return true;
-    }
-    if (current == nullptr) current = pipeline.TakeFree();
-    auto* referral =
-        google::protobuf::Arena::CreateMessage<v1::Referral>(&current->arena);
-    *referral = record.referral();
-    if (!referral->has_received_at() && record.has_received_at()) {
-      *referral->mutable_received_at() = record.received_at();
-    }
-    current->items.push_back(Item{referral, record.id(), accepted});
-    ++accepted;
-    if (current->items.size() == kBatchSize) flush();
+    report_progress();
     if (cancelled) return false;
     return options.limit == 0 || accepted < options.limit;
   };

@@ -66,12 +66,15 @@ struct ReplayOptions {
   int64_t limit = 0;
   // Default 2: evaluation threads (at least 1).
   int threads = 2;
-  // Estimated number of referrals, for progress (e.g. the store's
-  // ApproximateReferralCount()); 0 if unknown. Capped by `limit`.
+  // Estimated number of records the source will give, filtered out or not
+  // (e.g. the store's ApproximateReferralCount()), for progress; 0 if
+  // unknown.
   int64_t expected_total = 0;
   // Called on the calling thread about every 1% of the estimate (every
-  // 10,000 referrals without one) with the referrals evaluated so far and
-  // the estimate (0 if unknown). Returning false stops the replay, which
+  // 10,000 records without one) with the records the source has given so
+  // far and the estimate (0 if unknown); with a limit and no estimate, with
+  // the referrals taken and the limit. Evaluation trails the count by at
+  // most a few thousand referrals. Returning false stops the replay, which
   // then fails CANCELLED. May be empty.
   std::function<bool(int64_t done, int64_t total)> progress;
   // Default 1000: changed referrals listed (downgrades first).

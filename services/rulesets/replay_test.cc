@@ -326,6 +326,16 @@ TEST_F(ReplayTest, ProgressAndCancellation) {
   EXPECT_FALSE(seen.empty());
   EXPECT_LE(seen.size(), 101u);
 
+  // Progress counts records read, so a filtered replay still gets to the
+  // end of the estimate.
+  seen.clear();
+  options.pathway = v1::PATHWAY_ACUTE;
+  ASSERT_THAT(Replay(active(), candidate(), RecordsSource(records_), options),
+              IsOk());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_GE(seen.back(), kReferrals * 99 / 100);
+  options.pathway = v1::PATHWAY_UNSPECIFIED;
+
   options.progress = [](int64_t, int64_t) { return false; };
   EXPECT_THAT(Replay(active(), candidate(), RecordsSource(records_), options),
               StatusIs(absl::StatusCode::kCancelled));
