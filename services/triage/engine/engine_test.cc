@@ -402,7 +402,7 @@ TEST(Engine, DegenerateYamlEndsWithAnError) {
 
 TEST(Engine, TextInAnotherEncodingIsRejectedWithItsPosition) {
   RuleDir dir;
-  dir.Replace("10-derived.rules.yaml", "    title: Age at referral", "    title: Age at r\xe9f\xe9rral");
+  dir.Replace("10-derived.rules.yaml", "    title: Age at referral", "    title: Age at r\xe9" "f\xe9" "rral");
   Diagnostics diags;
   EXPECT_EQ(Load(dir.path(), &diags), nullptr);
   EXPECT_THAT(AllDiagnostics(diags), HasSubstr("10-derived.rules.yaml:3:20: error: the file is not UTF-8"));
