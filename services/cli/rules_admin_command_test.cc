@@ -131,6 +131,11 @@ TEST_F(RulesAdminTest, ProposeApproveActivateRollback) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("primary_care/r77_medication_supply"),
                            HasSubstr("urgency: WITHIN_2H -> WITHIN_1H"),
                            HasSubstr("1 changed, 0 added, 0 removed")));
+  r = Run({"diff", v1_.substr(0, 8), v2_short, "--regions"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("decision regions that change"),
+                           HasSubstr("PRIMARY_CARE WITHIN_2H -> PRIMARY_CARE "
+                                     "WITHIN_1H")));
 
   r = Run({"rollback", v1_.substr(0, 8), "--reason=queue flooded"}, "dave");
   ASSERT_EQ(r.code, kExitOk) << r.err;

@@ -1,5 +1,6 @@
 #include "services/rulesets/rule_set_manager.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -546,7 +547,7 @@ absl::Status RuleSetManager::RecordReplay(absl::string_view version,
     if (!v.has_value()) {
       return absl::NotFoundError(absl::StrCat("no rule set version ", id));
     }
-    v->set_known_downgrades(downgrades);
+    v->set_known_downgrades(std::max(v->known_downgrades(), downgrades));
     FRONTDOOR_RETURN_IF_ERROR(txn.Update(*v));
     return txn.AppendEvent(id, Event("replayed", actor, summary));
   });
@@ -618,12 +619,8 @@ ReloadResult RuleSetManager::Reload(const std::vector<v1::RuleFile>& files,
   if (!validated->report.ok()) {
     result.outcome = ReloadResult::Outcome::kInvalid;
     result.message = absl::StrCat("rejected: ", summary);
-    CountReload(false, summary);
-    log::Error("rules directory change rejected; the active rule set stays",
-               {{"rules", dir},
-                {"version", validated->id},
-                {"active", holder_->Get()->version()},
-                {"summary", summary}});
+    // Recorded first, so that whoever sees the metric or the log finds the
+    // INVALID version.
     if (!existing.ok()) {
       v1::RuleSetVersion v;
       v.set_version(validated->id);
@@ -644,6 +641,12 @@ ReloadResult RuleSetManager::Reload(const std::vector<v1::RuleFile>& files,
         log::Error("cannot record the rejected rule set", {{"error", s}});
       }
     }
+    CountReload(false, summary);
+    log::Error("rules directory change rejected; the active rule set stays",
+               {{"rules", dir},
+                {"version", validated->id},
+                {"active", holder_->Get()->version()},
+                {"summary", summary}});
     return result;
   }
 

@@ -169,9 +169,11 @@ class RuleSetManager {
   // from its stored canonical RuleSet.
   absl::StatusOr<std::shared_ptr<const rules::CompiledRuleSet>> Compiled(
       absl::string_view version) const;
-  // Records what a replay found: sets known_downgrades of `version` (so
-  // activating it then needs acknowledge_downgrades) and adds an event
-  // ("replayed", with `summary` as its reason).
+  // Records what a replay found: raises known_downgrades of `version` to
+  // `downgrades` (never lowers it: a later, narrower replay does not clear
+  // an earlier finding), so activating it then needs
+  // acknowledge_downgrades, and adds an event ("replayed", with `summary`
+  // as its reason).
   absl::Status RecordReplay(absl::string_view version, int32_t downgrades,
                             absl::string_view actor, absl::string_view summary);
 

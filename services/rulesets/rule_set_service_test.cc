@@ -58,8 +58,17 @@ class RuleSetServiceTest : public ::testing::Test {
     FRONTDOOR_ASSERT_OK(manager_->Start(rules_dir_));
     triage_ = std::make_unique<triage::TriageServiceImpl>(
         holder_.get(), RealClock::Get(), &metrics_);
-    service_ = std::make_unique<RuleSetServiceImpl>(
-        manager_.get(), RuleSetServiceImpl::Options());
+    RuleSetServiceImpl::Options service_options;
+    service_options.triage = triage_.get();
+    service_options.replay_source =
+        [this](const v1::ReplayRequest&) -> ReplaySource {
+      return with_store_ ? RecordsSource(&records_) : nullptr;
+    };
+    service_options.referral_count = [this] {
+      return static_cast<int64_t>(records_.size());
+    };
+    service_ =
+        std::make_unique<RuleSetServiceImpl>(manager_.get(), service_options);
 
     grpc::ServerBuilder builder;
     int port = 0;
@@ -164,6 +173,9 @@ class RuleSetServiceTest : public ::testing::Test {
   std::unique_ptr<v1::TriageService::Stub> triage_stub_;
   absl::Mutex swaps_mu_;
   std::vector<absl::Duration> swaps_ ABSL_GUARDED_BY(swaps_mu_);
+  // The "stored referrals" replay reads.
+  bool with_store_ = true;
+  std::vector<v1::ReferralRecord> records_;
 };
 
 // Propose -> approve -> activate -> decisions use the new version ->
@@ -357,18 +369,130 @@ TEST_F(RuleSetServiceTest, ActivationsUnderLoadFailNoCall) {
       static_cast<long long>(on_v2.load()));
 }
 
-TEST_F(RuleSetServiceTest, ReplayAndShadowAnswerUnimplementedUntilWired) {
+// Replay streams progress and then its report; the downgrades it finds are
+// recorded on the candidate, whose activation then needs acknowledgement.
+TEST_F(RuleSetServiceTest, ReplayReportsAndRecordsDowngrades) {
+  for (int i = 0; i < 300; ++i) {
+    v1::ReferralRecord& r = records_.emplace_back();
+    r.set_id(absl::StrCat("ref-", i));
+    *r.mutable_referral() = testing::MedicationReferral();
+    *r.mutable_received_at() = r.referral().received_at();
+    r.set_pathway(v1::PATHWAY_PRIMARY_CARE);
+  }
+  const std::string dir = tmp_.Sub("slower");
+  testing::CopyDefaultRules(dir);
+  testing::MedicationWithin4H(dir);
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(v1::RuleSetVersion v, Propose(dir, "alice"));
+  FRONTDOOR_ASSERT_OK(Approve(v.version(), "bob"));
+
   grpc::ClientContext ctx;
   v1::ReplayRequest req;
+  req.set_candidate_version(v.version().substr(0, 8));
   std::unique_ptr<grpc::ClientReader<v1::ReplayProgress>> reader =
       rulesets_->Replay(&ctx, req);
   v1::ReplayProgress progress;
+  int messages = 0;
+  v1::ReplayReport report;
   while (reader->Read(&progress)) {
+    ++messages;
+    EXPECT_LE(progress.done(), 300);
+    if (progress.has_report()) report = progress.report();
   }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  ASSERT_THAT(FromGrpcStatus(reader->Finish()), IsOk());
+  EXPECT_GE(messages, 1);
+  EXPECT_EQ(report.referrals(), 300);
+  EXPECT_EQ(report.downgrades(), 300);
+  EXPECT_EQ(report.candidate_version(), v.version());
+  EXPECT_EQ(report.active_version(), v1_);
+
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(int64_t n, store_->Count());
+  EXPECT_EQ(n, 2);
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(v1::RuleSetVersion stored,
+                                 store_->GetSummary(v.version()));
+  EXPECT_EQ(stored.known_downgrades(), 300);
+  EXPECT_EQ(stored.history(stored.history_size() - 1).action(), "replayed");
+  EXPECT_THAT(Activate(v.version()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("acknowledge")));
+  v1::ActivateRuleSetRequest ack;
+  ack.set_version(v.version());
+  ack.set_actor("carol");
+  ack.set_reason("the 4 hours are agreed with primary care");
+  ack.set_acknowledge_downgrades(true);
+  FRONTDOOR_ASSERT_OK(Call(&v1::RuleSetService::Stub::Activate, ack));
+}
+
+TEST_F(RuleSetServiceTest, ReplayOnAnEmptyStoreAndWithoutOne) {
+  auto replay = [&](const std::string& candidate, v1::ReplayReport* report) {
+    grpc::ClientContext ctx;
+    v1::ReplayRequest req;
+    req.set_candidate_version(candidate);
+    auto reader = rulesets_->Replay(&ctx, req);
+    v1::ReplayProgress p;
+    while (reader->Read(&p)) {
+      if (p.has_report()) *report = p.report();
+    }
+    return FromGrpcStatus(reader->Finish());
+  };
+  v1::ReplayReport report;
+  // An empty store: a report of nothing, not an error.
+  FRONTDOOR_ASSERT_OK(replay(v1_, &report));
+  EXPECT_EQ(report.referrals(), 0);
+  EXPECT_EQ(report.changed(), 0);
+  EXPECT_THAT(replay("", &report),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(replay(std::string(64, 'f'), &report),
+              StatusIs(absl::StatusCode::kNotFound));
+  with_store_ = false;
+  EXPECT_THAT(replay(v1_, &report),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("referral store")));
+}
+
+// Shadow evaluation of a candidate on live Triage traffic.
+TEST_F(RuleSetServiceTest, ShadowCountsDifferencesOnLiveTraffic) {
   EXPECT_THAT(Call(&v1::RuleSetService::Stub::GetShadowReport,
                    v1::GetShadowReportRequest()),
-              StatusIs(absl::StatusCode::kUnimplemented));
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  const std::string dir = tmp_.Sub("slower");
+  testing::CopyDefaultRules(dir);
+  testing::MedicationWithin4H(dir);
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(v1::RuleSetVersion v, Propose(dir, "alice"));
+
+  v1::SetShadowRequest set;
+  set.set_candidate_version(v.version());
+  set.set_actor("alice");
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      v1::ShadowReport started,
+      Call(&v1::RuleSetService::Stub::SetShadow, set));
+  EXPECT_EQ(started.candidate_version(), v.version());
+  for (int i = 0; i < 20; ++i) {
+    FRONTDOOR_ASSERT_OK_AND_ASSIGN(v1::TriageDecision d,
+                                   Triage(testing::MedicationReferral()));
+    EXPECT_EQ(d.rule_set_version(), v1_);  // the active set decides
+  }
+  v1::ShadowReport report;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+        report, Call(&v1::RuleSetService::Stub::GetShadowReport,
+                     v1::GetShadowReportRequest()));
+  } while (report.evaluated() < 20 && absl::Now() < deadline &&
+           (absl::SleepFor(absl::Milliseconds(10)), true));
+  EXPECT_EQ(report.evaluated(), 20);
+  EXPECT_EQ(report.differed(), 20);
+  EXPECT_EQ(report.downgrades(), 20);
+  EXPECT_EQ(report.active_version(), v1_);
+
+  set.set_candidate_version("");
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      v1::ShadowReport stopped,
+      Call(&v1::RuleSetService::Stub::SetShadow, set));
+  EXPECT_EQ(stopped.evaluated(), 20);
+  FRONTDOOR_ASSERT_OK(Triage(testing::MedicationReferral()));
+  EXPECT_THAT(Call(&v1::RuleSetService::Stub::GetShadowReport,
+                   v1::GetShadowReportRequest()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

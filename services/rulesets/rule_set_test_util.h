@@ -95,6 +95,19 @@ inline void MedicationWithin1H(const std::string& dir) {
        "[primary_care/r77_medication_supply]");
 }
 
+// Medication supply (R77) within 4 hours instead of 2 (a downgrade), test
+// updated.
+inline void MedicationWithin4H(const std::string& dir) {
+  Edit(dir, "70-primary-care.rules.yaml",
+       "| PRIMARY_CARE | WITHIN_2H  | NHS Pathways Dx05/Dx12",
+       "| PRIMARY_CARE | WITHIN_4H  | NHS Pathways Dx05/Dx12");
+  Edit(dir, "70-primary-care.test.yaml",
+       "{pathway: PRIMARY_CARE, urgency: WITHIN_2H, fired: "
+       "[primary_care/r77_medication_supply]",
+       "{pathway: PRIMARY_CARE, urgency: WITHIN_4H, fired: "
+       "[primary_care/r77_medication_supply]");
+}
+
 // Compiles, but a test fails: R77 changed without its test.
 inline void FailingTest(const std::string& dir) {
   Edit(dir, "70-primary-care.rules.yaml",

@@ -7,10 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "frontdoor/v1/rule_set_service.grpc.pb.h"
 #include "services/common/log.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
+#include "services/rulesets/region_diff.h"
 #include "services/rulesets/rule_set_manager.h"
 #include "services/rulesets/rule_set_service.h"
 #include "services/rulesets/rules_watcher.h"
+#include "storage/referral_store.h"
 #include "storage/rule_set_store.h"
 
 namespace frontdoor::server {
@@ -31,8 +34,7 @@ void RuleSetWiring::Stop() {
 }
 
 absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
-    const ServerOptions& options, triage::RuleSetHolder* holder, Clock* clock,
-    Metrics* metrics) {
+    const ServerOptions& options, const Deps& deps) {
   std::unique_ptr<RuleSetWiring> w(new RuleSetWiring());
   const std::string path =
       (std::filesystem::path(options.data_dir) / "rulesets").string();
@@ -56,13 +58,41 @@ absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
 
   rulesets::ManagerOptions manager_options;
   manager_options.require_approval = options.require_approval;
-  manager_options.clock = clock;
-  manager_options.metrics = metrics;
+  manager_options.clock = deps.clock;
+  manager_options.metrics = deps.metrics;
   w->manager_ = std::make_unique<rulesets::RuleSetManager>(
-      w->store_.get(), holder, manager_options);
+      w->store_.get(), deps.holder, manager_options);
   FRONTDOOR_RETURN_IF_ERROR(w->manager_->Start(options.rules_dir));
 
   rulesets::RuleSetServiceImpl::Options service_options;
+  service_options.regions = rulesets::FillRegions;
+  service_options.triage = deps.triage;
+  service_options.shadow.clock = deps.clock;
+  if (deps.referral_store) {
+    std::function<storage::ReferralStore*()> store = deps.referral_store;
+    service_options.replay_source =
+        [store](const v1::ReplayRequest& req) -> rulesets::ReplaySource {
+      storage::ReferralStore* s = store();
+      if (s == nullptr) return nullptr;
+      storage::ReferralFilter filter;
+      filter.pathway = req.pathway();
+      if (req.has_received_after()) {
+        filter.received_after = FromProtoTime(req.received_after());
+      }
+      if (req.has_received_before()) {
+        filter.received_before = FromProtoTime(req.received_before());
+      }
+      return [s, filter](const rulesets::ReplayVisitor& visit) {
+        return s->ScanReferrals(filter, visit);
+      };
+    };
+    service_options.referral_count = [store]() -> int64_t {
+      storage::ReferralStore* s = store();
+      if (s == nullptr) return 0;
+      absl::StatusOr<int64_t> n = s->ApproximateReferralCount();
+      return n.ok() ? *n : 0;
+    };
+  }
   w->service_ = std::make_unique<rulesets::RuleSetServiceImpl>(
       w->manager_.get(), service_options);
 
@@ -85,12 +115,10 @@ absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
 }
 
 absl::Status StartRuleSets(const ServerOptions& options,
-                           triage::RuleSetHolder* holder, Clock* clock,
-                           Metrics* metrics,
+                           const RuleSetWiring::Deps& deps,
                            std::unique_ptr<RuleSetWiring>* out,
                            std::vector<std::string>* service_names) {
-  FRONTDOOR_ASSIGN_OR_RETURN(
-      *out, RuleSetWiring::Start(options, holder, clock, metrics));
+  FRONTDOOR_ASSIGN_OR_RETURN(*out, RuleSetWiring::Start(options, deps));
   service_names->push_back(v1::RuleSetService::service_full_name());
   return absl::OkStatus();
 }

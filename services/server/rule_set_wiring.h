@@ -6,6 +6,7 @@
 #ifndef FRONTDOOR_SERVICES_SERVER_RULE_SET_WIRING_H_
 #define FRONTDOOR_SERVICES_SERVER_RULE_SET_WIRING_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,8 +23,12 @@ class Service;
 
 namespace frontdoor {
 namespace storage {
+class ReferralStore;
 class RuleSetStore;
 }  // namespace storage
+namespace triage {
+class TriageServiceImpl;
+}  // namespace triage
 namespace rulesets {
 class RuleSetManager;
 class RuleSetServiceImpl;
@@ -34,14 +39,26 @@ namespace server {
 
 class RuleSetWiring {
  public:
-  // Opens the version store, reconciles it with the rule set in `holder`
+  // What the rule set lifecycle works with. Not owned; all must outlive
+  // the RuleSetWiring.
+  struct Deps {
+    triage::RuleSetHolder* holder = nullptr;      // required
+    triage::TriageServiceImpl* triage = nullptr;  // shadow evaluation taps it
+    // The referral store when this process holds it (replay reads it); may
+    // return null. Called when a replay starts.
+    std::function<storage::ReferralStore*()> referral_store;
+    Clock* clock = nullptr;
+    Metrics* metrics = nullptr;
+  };
+
+  // Opens the version store, reconciles it with the rule set in the holder
   // (loaded from options.rules_dir: recorded as the first version on a
   // first start; otherwise the stored active version is restored), creates
-  // the service and, with options.watch_rules, starts watching the rules
-  // directory. The holder, clock and metrics must outlive the result.
+  // the service (replay over the referral store, shadow evaluation of
+  // TriageService's traffic) and, with options.watch_rules, starts watching
+  // the rules directory.
   static absl::StatusOr<std::unique_ptr<RuleSetWiring>> Start(
-      const ServerOptions& options, triage::RuleSetHolder* holder, Clock* clock,
-      Metrics* metrics);
+      const ServerOptions& options, const Deps& deps);
 
   RuleSetWiring(const RuleSetWiring&) = delete;
   RuleSetWiring& operator=(const RuleSetWiring&) = delete;
@@ -66,8 +83,7 @@ class RuleSetWiring {
 // What FrontdoorServer::Start runs for the triage role: RuleSetWiring::Start
 // into `*out`, and RuleSetService's name added to `service_names` (health).
 absl::Status StartRuleSets(const ServerOptions& options,
-                           triage::RuleSetHolder* holder, Clock* clock,
-                           Metrics* metrics,
+                           const RuleSetWiring::Deps& deps,
                            std::unique_ptr<RuleSetWiring>* out,
                            std::vector<std::string>* service_names);
 

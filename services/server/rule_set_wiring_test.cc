@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "frontdoor/v1/rule_set_service.grpc.pb.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -217,6 +218,86 @@ TEST_F(RuleSetWiringTest, WithoutWatchingNothingReloads) {
   rt::MedicationWithin1H(rules_dir_);
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(Active(), v1);
+}
+
+// Replay over the referral store of a whole server (all roles): the
+// referrals submitted are replayed against a candidate.
+TEST_F(RuleSetWiringTest, ReplayReadsTheReferralStore) {
+  ServerOptions options = Options();
+  options.roles = Roles::All();
+  options.directory_file = "triage-rules/directory.yaml";
+  StartServer(options);
+  auto channel = grpc::CreateChannel(server_->grpc_address(),
+                                     grpc::InsecureChannelCredentials());
+  auto referrals = v1::ReferralService::NewStub(channel);
+  // An empty store first: a report of nothing.
+  const std::string v1 = Active();
+  auto replay = [&](const std::string& candidate, v1::ReplayReport* report) {
+    grpc::ClientContext ctx;
+    v1::ReplayRequest req;
+    req.set_candidate_version(candidate);
+    auto reader = rulesets_->Replay(&ctx, req);
+    v1::ReplayProgress p;
+    while (reader->Read(&p)) {
+      if (p.has_report()) *report = p.report();
+    }
+    return FromGrpcStatus(reader->Finish());
+  };
+  v1::ReplayReport report;
+  ASSERT_THAT(replay(v1, &report), IsOk());
+  EXPECT_EQ(report.referrals(), 0);
+
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    v1::SubmitReferralRequest req;
+    req.set_request_id(absl::StrCat("replay-", i));
+    *req.mutable_referral() = rt::MedicationReferral();
+    req.mutable_referral()->clear_received_at();
+    req.mutable_referral()->mutable_patient()->set_nhs_number(
+        i % 2 == 0 ? "9990000034" : "9990000026");
+    v1::SubmitReferralResponse resp;
+    ASSERT_THAT(FromGrpcStatus(referrals->SubmitReferral(&ctx, req, &resp)),
+                IsOk());
+  }
+  const std::string dir = tmp_.Sub("v2");
+  rt::CopyDefaultRules(dir);
+  rt::MedicationWithin1H(dir);
+  v1::ProposeRuleSetRequest propose;
+  for (const v1::RuleFile& f : rt::FilesIn(dir)) *propose.add_files() = f;
+  propose.set_author("alice");
+  v1::RuleSetVersion v2;
+  ASSERT_THAT(Call(&v1::RuleSetService::Stub::Propose, propose, &v2), IsOk());
+  ASSERT_THAT(replay(v2.version(), &report), IsOk());
+  EXPECT_EQ(report.referrals(), 5);
+  EXPECT_EQ(report.changed(), 5);
+  EXPECT_EQ(report.upgrades(), 5);
+  EXPECT_EQ(report.downgrades(), 0);
+
+  // The formal diff finds the region whose decision changes.
+  v1::DiffRuleSetsRequest diff_req;
+  diff_req.set_to_version(v2.version());
+  diff_req.set_regions(true);
+  v1::RuleSetDiff diff;
+  ASSERT_THAT(Call(&v1::RuleSetService::Stub::Diff, diff_req, &diff), IsOk());
+  EXPECT_EQ(diff.rows_size(), 1);
+  ASSERT_GT(diff.regions_size(), 0);
+  EXPECT_EQ(diff.regions(0).to_urgency(), v1::URGENCY_WITHIN_1H);
+  EXPECT_FALSE(diff.regions(0).downgrade());
+}
+
+TEST_F(RuleSetWiringTest, ATriageOnlyServerCannotReplay) {
+  StartServer(Options());
+  grpc::ClientContext ctx;
+  v1::ReplayRequest req;
+  req.set_candidate_version(Active());
+  auto reader = rulesets_->Replay(&ctx, req);
+  v1::ReplayProgress p;
+  while (reader->Read(&p)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 }  // namespace

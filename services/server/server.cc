@@ -560,9 +560,11 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     st.triage_service = std::make_unique<triage::TriageServiceImpl>(
         st.rules.get(), st.clock, &st.metrics);
     st.service_names.push_back(v1::TriageService::service_full_name());
-    if (absl::Status s = StartRuleSets(options, st.rules.get(), st.clock,
-                                       &st.metrics, &st.rule_sets,
-                                       &st.service_names);
+    RuleSetWiring::Deps deps{st.rules.get(), st.triage_service.get(),
+                             [&st] { return st.store.get(); }, st.clock,
+                             &st.metrics};
+    if (absl::Status s =
+            StartRuleSets(options, deps, &st.rule_sets, &st.service_names);
         !s.ok()) {
       return fail(s);
     }

@@ -1,6 +1,7 @@
 #include "services/triage/triage_service.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,18 @@ TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock,
                       "Triage decisions made by TriageService, by outcome.",
                       {"pathway", "urgency"});
   }
+}
+
+void TriageServiceImpl::SetDecisionTap(std::shared_ptr<const DecisionTap> tap) {
+  absl::MutexLock lock(&tap_mu_);
+  has_tap_.store(tap != nullptr, std::memory_order_release);
+  tap_ = std::move(tap);
+}
+
+std::shared_ptr<const TriageServiceImpl::DecisionTap> TriageServiceImpl::Tap()
+    const {
+  absl::ReaderMutexLock lock(&tap_mu_);
+  return tap_;
 }
 
 absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral,
@@ -77,6 +90,9 @@ grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
   *response = rule_set->Triage(*referral);
   Count(*response);
+  if (has_tap_.load(std::memory_order_acquire)) {
+    if (auto tap = Tap()) (*tap)(*referral, *response);
+  }
   return FinishWith(ctx, absl::OkStatus());
 }
 
@@ -107,6 +123,13 @@ grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(
     v1::TriageDecision* decision = response->add_decisions();
     rule_set->ToDecision(result, decision);
     Count(*decision);
+  }
+  if (has_tap_.load(std::memory_order_acquire)) {
+    if (auto tap = Tap()) {
+      for (size_t i = 0; i < effective.size(); ++i) {
+        (*tap)(*effective[i], response->decisions(static_cast<int>(i)));
+      }
+    }
   }
   return FinishWith(ctx, absl::OkStatus());
 }

@@ -1,7 +1,13 @@
 #ifndef FRONTDOOR_SERVICES_TRIAGE_TRIAGE_SERVICE_H_
 #define FRONTDOOR_SERVICES_TRIAGE_TRIAGE_SERVICE_H_
 
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
@@ -46,6 +52,15 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
       const v1::GetRuleSetInfoRequest* request,
       v1::RuleSetInfo* response) override;
 
+  // Sees each referral that Triage and TriageBatch decide, with its
+  // decision, on the request path once the decision is made: it must be
+  // quick and never block (shadow evaluation queues a copy). Null removes
+  // it; without one the request path pays a single atomic load.
+  using DecisionTap =
+      std::function<void(const v1::Referral&, const v1::TriageDecision&)>;
+  void SetDecisionTap(std::shared_ptr<const DecisionTap> tap)
+      ABSL_LOCKS_EXCLUDED(tap_mu_);
+
  private:
   // Validates `referral` (field paths prefixed with `prefix`) and returns
   // the referral to evaluate in `*effective` (received_at filled in if
@@ -58,6 +73,11 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
   RuleSetHolder* const rules_;
   Clock* const clock_;
   Metrics* const metrics_;
+
+  std::shared_ptr<const DecisionTap> Tap() const ABSL_LOCKS_EXCLUDED(tap_mu_);
+  std::atomic<bool> has_tap_{false};
+  mutable absl::Mutex tap_mu_;
+  std::shared_ptr<const DecisionTap> tap_ ABSL_GUARDED_BY(tap_mu_);
 };
 
 }  // namespace frontdoor::triage
