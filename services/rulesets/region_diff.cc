@@ -245,18 +245,16 @@ class Differ {
         d->clear_owner();
         d->clear_file();
       }
+      absl::flat_hash_map<std::string, int> row_index[2];
+      for (int r = 0; r < a.rows_size(); ++r) row_index[0][a.rows(r).id()] = r;
+      for (int r = 0; r < b.rows_size(); ++r) row_index[1][b.rows(r).id()] = r;
+      // Rows of both, in each version's order.
       std::vector<std::string> ids[2];
       for (const auto& r : a.rows()) {
-        if (std::any_of(b.rows().begin(), b.rows().end(),
-                        [&](const v1::Row& x) { return x.id() == r.id(); })) {
-          ids[0].push_back(r.id());
-        }
+        if (row_index[1].contains(r.id())) ids[0].push_back(r.id());
       }
       for (const auto& r : b.rows()) {
-        if (std::any_of(a.rows().begin(), a.rows().end(),
-                        [&](const v1::Row& x) { return x.id() == r.id(); })) {
-          ids[1].push_back(r.id());
-        }
+        if (row_index[0].contains(r.id())) ids[1].push_back(r.id());
       }
       if (differ(da, db) || ids[0] != ids[1]) {
         MarkTable(0, t0, true);
@@ -265,17 +263,15 @@ class Differ {
         continue;
       }
       for (int r0 = 0; r0 < a.rows_size(); ++r0) {
-        int r1 = -1;
-        for (int k = 0; k < b.rows_size(); ++k) {
-          if (b.rows(k).id() == a.rows(r0).id()) r1 = k;
-        }
+        auto found = row_index[1].find(a.rows(r0).id());
         const std::string qid = absl::StrCat(a.id(), "/", a.rows(r0).id());
-        if (r1 < 0) {
+        if (found == row_index[1].end()) {
           MarkTable(0, t0, false);
           row_changed_[0][t0][r0] = true;
           changes_.push_back(qid + " (removed)");
           continue;
         }
+        const int r1 = found->second;
         v1::Row x = a.rows(r0), y = b.rows(r1);
         for (v1::Row* d : {&x, &y}) {
           d->clear_source();
@@ -289,10 +285,7 @@ class Differ {
         changes_.push_back(qid + " (changed)");
       }
       for (int r1 = 0; r1 < b.rows_size(); ++r1) {
-        bool found = false;
-        for (const auto& r : a.rows())
-          found = found || r.id() == b.rows(r1).id();
-        if (found) continue;
+        if (row_index[0].contains(b.rows(r1).id())) continue;
         MarkTable(1, t1, false);
         row_changed_[1][t1][r1] = true;
         changes_.push_back(
