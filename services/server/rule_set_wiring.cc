@@ -83,7 +83,9 @@ absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
         filter.received_before = FromProtoTime(req.received_before());
       }
       return [s, filter](const rulesets::ReplayVisitor& visit) {
-        return s->ScanReferrals(filter, visit);
+        storage::ReferralStore::ScanOptions scan;
+        scan.omit_decision = true;  // replay evaluates the referral again
+        return s->ScanReferrals(filter, scan, visit);
       };
     };
     service_options.referral_count = [store]() -> int64_t {
