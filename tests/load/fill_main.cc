@@ -66,6 +66,8 @@ ABSL_FLAG(std::string, directory, "triage-rules/directory.yaml", "Directory of s
 ABSL_FLAG(int, group, 4096, "Mutations per commit group");
 ABSL_FLAG(int, in_flight, 16384, "Commits queued at most");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the reference ids");
+ABSL_FLAG(int, block_cache_mb, 0,
+          "Block cache of the store in MiB (0: the store's default, as the server uses)");
 
 namespace frontdoor::load {
 namespace {
@@ -138,6 +140,9 @@ int Main() {
   store_options.sync = false;
   store_options.max_group = absl::GetFlag(FLAGS_group);
   store_options.max_pending = absl::GetFlag(FLAGS_in_flight) + 1;
+  if (absl::GetFlag(FLAGS_block_cache_mb) > 0) {
+    store_options.block_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+  }
   auto opened = storage::ReferralStore::Open(store_options);
   if (!opened.ok()) {
     std::cerr << "frontdoor-fill: " << opened.status() << "\n";

@@ -69,7 +69,8 @@ start() {
   PIDS+=($!)
   LAST_PID=$!
   for _ in $(seq 1 200); do
-    ADDR="$(sed -n 's/.*listening on \(grpc:\/\/\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' "$TMP/$name.out" | head -1)"
+    ADDR="$(sed -n 's/.*listening on \(grpc:\/\/\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' \
+      "$TMP/$name.out" 2>/dev/null | head -1 || true)"
     [[ -n "$ADDR" ]] && return 0
     kill -0 "$LAST_PID" 2>/dev/null || break
     sleep 0.05

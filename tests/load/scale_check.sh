@@ -19,14 +19,17 @@
 # 5. GetWorklist first page (50 entries) p99 over 1,000 calls, one caller:
 #    for the pathway with the most active referrals, and over all pathways
 #    in turn.
-# 6. SIGTERM (exit code and time to exit), a second start on the same data
+# 6. Durable SubmitReferral and GetReferral at 64 callers against the big
+#    store, and, as the baseline measured in the same run, against a server
+#    on an empty data directory (ratios big/empty).
+# 7. SIGTERM (exit code and time to exit), a second start on the same data
 #    (time to SERVING again) and its resident memory.
 #
 # Environment: FRONTDOOR_BUILD_DIR (default build); SCALE_COUNT; SCALE_DATA_DIR
 # to keep the filled store (reused by the next run if it holds SCALE_COUNT
 # referrals; default: a temporary directory, removed at the end). About 3-4
-# minutes on 2 cores with 1,000,000 referrals (most of it the fill), ~2 GB of
-# disk while it runs.
+# minutes on 2 cores with 1,000,000 referrals plus the fill (several minutes;
+# see docs/benchmarks.md), ~2 GB of disk while it runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -127,7 +130,17 @@ echo; echo "== GetWorklist first page, 1,000 calls, 1 caller: every pathway in t
   --requests=1000 --warmup=1s --label="pathway=all" | tee "$TMP/wl-all.txt" | sed 's/^/  /'
 RSS_AFTER="$(status_kb "$SERVER_PID" VmRSS)"
 
-# --- 6. stop, restart ------------------------------------------------------------------
+# --- 6. writes and reads at scale, against an empty store ---------------------------------
+# rpc64 LABEL RPC ADDR: 64 callers for 5 s.
+rpc64() {
+  "$LOAD" --target="$3" --rpc="$2" --concurrency=64 --warmup=1s --duration=5s \
+    --nhs_slot="$4" --label="store=$1" 2>/dev/null | tee "$TMP/$2-$1.txt" | sed 's/^/  /'
+}
+echo; echo "== SubmitReferral (durable) and GetReferral, 64 callers, $COUNT referrals stored"
+rpc64 big submit "$ADDR" 500000
+rpc64 big get "$ADDR" 700000
+
+# --- 7. stop, restart ------------------------------------------------------------------
 echo; echo "== SIGTERM and a second start"
 t0="$(now_ns)"
 kill -TERM "$SERVER_PID"
@@ -141,6 +154,25 @@ start_server second
 SECOND_MS="$SERVING_MS"
 sleep 1
 RSS_SECOND="$(status_kb "$SERVER_PID" VmRSS)"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || true
+SERVER_PID=""
+
+echo; echo "== baseline: the same runs against a server on an empty data directory"
+EMPTY="$TMP/empty"
+"$SERVER" --listen=127.0.0.1:0 --http_listen= --data_dir="$EMPTY" --log_level=warn \
+  >"$TMP/server-empty.out" 2>"$TMP/server-empty.err" &
+SERVER_PID=$!
+for _ in $(seq 1 200); do
+  EADDR="$(sed -n 's/.*grpc:\/\/\([0-9.]*:[0-9]*\).*/\1/p' "$TMP/server-empty.out" 2>/dev/null |
+    head -1 || true)"
+  [[ -n "$EADDR" ]] && break
+  sleep 0.05
+done
+[[ -n "$EADDR" ]] || { echo "scale_check: the empty-store server did not start" >&2; exit 1; }
+"$LOAD" --target="$EADDR" --wait_serving --timeout=60s >/dev/null
+rpc64 empty submit "$EADDR" 500000
+rpc64 empty get "$EADDR" 700000
 
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"; }
 echo
@@ -151,3 +183,7 @@ echo "VmRSS after warm-up:      $(mib "$RSS_WARM") (at SERVING $(mib "$RSS_START
 echo "GetWorklist page 1, $BIGGEST: p50 $(field "$TMP/wl-big.txt" p50_us) us, p99 $(field "$TMP/wl-big.txt" p99_us) us, max $(field "$TMP/wl-big.txt" max_us) us ($(field "$TMP/wl-big.txt" qps) calls/s)"
 echo "GetWorklist page 1, all pathways: p50 $(field "$TMP/wl-all.txt" p50_us) us, p99 $(field "$TMP/wl-all.txt" p99_us) us, max $(field "$TMP/wl-all.txt" max_us) us"
 echo "SIGTERM:                  exit $rc in $STOP_MS ms"
+for r in submit get; do
+  big="$(field "$TMP/$r-big.txt" qps)"; empty="$(field "$TMP/$r-empty.txt" qps)"
+  echo "$r, 64 callers:         $big/s with $COUNT stored (p99 $(field "$TMP/$r-big.txt" p99_us) us) vs $empty/s on an empty store (p99 $(field "$TMP/$r-empty.txt" p99_us) us): ratio $(awk -v a="$big" -v b="$empty" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }')"
+done
