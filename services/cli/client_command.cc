@@ -86,7 +86,8 @@ Administration:
 Rule sets:
   rules               lint, test, explain and format triage rule sets; their
                       versions on the server: versions, show, propose,
-                      approve, activate, rollback, diff ('rules --help')
+                      approve, activate, rollback, diff, replay, shadow
+                      ('rules --help')
 
 Options of the commands that talk to the server:
   --server=HOST:PORT  default $FRONTDOOR_SERVER, else 127.0.0.1:50051

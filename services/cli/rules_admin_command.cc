@@ -1,8 +1,11 @@
 #include "services/cli/rules_admin_command.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <system_error>
@@ -16,11 +19,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "frontdoor/v1/rule_set_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "services/common/grpc_status.h"
+#include "services/common/proto_time.h"
+#include "services/rulesets/replay.h"
 #include "services/rulesets/row_diff.h"
 #include "services/rulesets/rule_files.h"
 #include "services/triage/engine/compiled_rule_set.h"
@@ -59,6 +66,15 @@ constexpr absl::string_view kUsage =
                               directories need no server); --regions: the
                               server also lists the input regions whose
                               decision changes
+  replay VERSION [--after=RFC3339] [--before=RFC3339] [--pathway=P] [--limit=N]
+                              re-decide the stored referrals with a candidate:
+                              what would change, downgrades first (progress
+                              on stderr; nothing is changed but the
+                              candidate's count of known downgrades)
+  shadow start VERSION        also decide live referrals with a candidate
+                              (the active version still decides)
+  shadow stop                 stop shadowing
+  shadow report               what the shadowed candidate would have changed
 
 VERSION is a version id or a unique prefix of at least 8 hex digits.
 Changes are made as --actor (default $USER).
@@ -68,11 +84,14 @@ Exit status: 0 success, 1 an error from the server or a rule set that fails
 validation, 2 usage errors.
 )";
 
+// Verb::positionals for a verb that checks its own arguments.
+constexpr int kPositionalsChecked = -1;
+
 struct Verb {
   const char* name;
   std::vector<FlagSpec> flags;
   bool changes;      // takes --actor
-  int positionals;   // exact number
+  int positionals;   // exact number, or kPositionalsChecked
   const char* args;  // for messages: "VERSION", "DIR", ...
 };
 
@@ -95,6 +114,20 @@ const std::vector<Verb>& Verbs() {
        "VERSION"},
       {"rollback", {{"--reason", Kind::kValue}}, true, 1, "VERSION"},
       {"diff", {{"--regions", Kind::kBool}}, false, 2, "OLD NEW"},
+      {"replay",
+       {{"--after", Kind::kValue},
+        {"--before", Kind::kValue},
+        {"--pathway", Kind::kValue},
+        {"--limit", Kind::kValue}},
+       false,
+       1,
+       "VERSION"},
+      // start/stop take --actor; checked by the verb, as are its arguments.
+      {"shadow",
+       {{"--actor", Kind::kValue}},
+       false,
+       kPositionalsChecked,
+       "start VERSION | stop | report"},
   };
   return *verbs;
 }
@@ -147,12 +180,25 @@ class Client {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      absl::ToChronoMilliseconds(opts_.timeout));
-    grpc::Status s = ((*stub_).*method)(&ctx, req, resp);
-    unreachable_ = !s.ok() &&
-                   (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                    s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) &&
-                   channel_->GetState(false) != GRPC_CHANNEL_READY;
-    return FromGrpcStatus(s);
+    return Finish(((*stub_).*method)(&ctx, req, resp));
+  }
+
+  // Replay: `on_progress` for each message as it arrives. A deadline only
+  // when `deadline` (--timeout given): a replay of a large store can take
+  // minutes, and it streams progress meanwhile.
+  template <typename F>
+  absl::Status Replay(const v1::ReplayRequest& req, bool deadline,
+                      F on_progress) {
+    grpc::ClientContext ctx;
+    if (deadline) {
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(opts_.timeout));
+    }
+    std::unique_ptr<grpc::ClientReader<v1::ReplayProgress>> reader =
+        stub_->Replay(&ctx, req);
+    v1::ReplayProgress progress;
+    while (reader->Read(&progress)) on_progress(progress);
+    return Finish(reader->Finish());
   }
 
   // Prints a failed call's error; returns kExitFindings.
@@ -175,6 +221,14 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RuleSetService::Stub> stub_;
   bool unreachable_ = false;
+
+  absl::Status Finish(const grpc::Status& s) {
+    unreachable_ = !s.ok() &&
+                   (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                    s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) &&
+                   channel_->GetState(false) != GRPC_CHANNEL_READY;
+    return FromGrpcStatus(s);
+  }
 };
 
 struct Run {
@@ -483,6 +537,147 @@ int Diff(const Run& r) {
   return kExitOk;
 }
 
+// An RFC 3339 time flag, if given, into `ts`; false (usage printed) if bad.
+bool TimeFlag(const Run& r, absl::string_view flag,
+              google::protobuf::Timestamp* ts) {
+  if (!r.args.Has(flag)) return true;
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, r.args.Get(flag), &t, &error)) {
+    Usage(r.io, r.verb.name,
+          absl::StrCat(flag, ": expected an RFC 3339 time such as "
+                             "2026-01-31T09:00:00Z (",
+                       error, ")"));
+    return false;
+  }
+  *ts = ToProtoTime(t);
+  return true;
+}
+
+// Whether `stream` is the process's stderr and that is a terminal.
+bool IsTerminal(const std::ostream& stream) {
+  return &stream == &std::cerr && ::isatty(STDERR_FILENO) == 1;
+}
+
+// Shows replay progress on stderr: a bar redrawn in place on a terminal,
+// otherwise a line at each further 10%.
+class ReplayProgressView {
+ public:
+  explicit ReplayProgressView(std::ostream& err)
+      : err_(err), terminal_(IsTerminal(err)) {}
+
+  void Update(int64_t done, int64_t total) {
+    total = std::max(total, done);
+    if (terminal_) {
+      const absl::Time now = absl::Now();
+      if (now - last_draw_ < absl::Milliseconds(100) && done < total) return;
+      last_draw_ = now;
+      err_ << "\r" << FormatReplayProgress(done, total) << std::flush;
+      drawn_ = true;
+      return;
+    }
+    const int64_t tenth = total > 0 ? done * 10 / total : 0;
+    if (total == 0 || tenth <= last_tenth_) return;
+    last_tenth_ = tenth;
+    err_ << "replay: " << tenth * 10 << "% " << GroupThousands(done) << "/"
+         << GroupThousands(total) << "\n";
+  }
+
+  // Ends the redrawn line.
+  void Done() {
+    if (drawn_) err_ << "\n" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  std::ostream& err_;
+  const bool terminal_;
+  bool drawn_ = false;
+  absl::Time last_draw_ = absl::InfinitePast();
+  int64_t last_tenth_ = 0;
+};
+
+int Replay(const Run& r) {
+  v1::ReplayRequest req;
+  req.set_candidate_version(r.arg(0));
+  if (!TimeFlag(r, "--after", req.mutable_received_after()) ||
+      !TimeFlag(r, "--before", req.mutable_received_before())) {
+    return kExitUsage;
+  }
+  if (r.args.Has("--pathway")) {
+    absl::StatusOr<int> p =
+        ParseEnum(v1::Pathway_descriptor(), r.args.Get("--pathway"),
+                  "--pathway");
+    if (!p.ok()) return Usage(r.io, "replay", p.status().message());
+    req.set_pathway(static_cast<v1::Pathway>(*p));
+  }
+  if (r.args.Has("--limit")) {
+    int64_t limit = 0;
+    if (!absl::SimpleAtoi(r.args.Get("--limit"), &limit) || limit < 1) {
+      return Usage(r.io, "replay", "--limit: expected a positive number");
+    }
+    req.set_limit(limit);
+  }
+  ReplayProgressView view(r.io.err);
+  std::optional<v1::ReplayReport> report;
+  absl::Status s = r.client.Replay(
+      req, r.args.Has("--timeout"), [&](const v1::ReplayProgress& p) {
+        view.Update(p.done(), p.total());
+        if (p.has_report()) report = p.report();
+      });
+  view.Done();
+  if (!s.ok()) return r.client.Fail(s, r.io);
+  if (!report.has_value()) {
+    return r.client.Fail(
+        absl::InternalError("the replay ended without its report"), r.io);
+  }
+  r.io.out << (r.opts.json ? Json(*report) : FormatReplayReport(*report));
+  return kExitOk;
+}
+
+int Shadow(const Run& r) {
+  const std::vector<std::string>& pos = r.args.positional;
+  const std::string what = pos.empty() ? "" : pos[0];
+  const size_t expected = what == "start" ? 2 : 1;
+  if ((what != "start" && what != "stop" && what != "report") ||
+      pos.size() != expected) {
+    return Usage(r.io, "shadow",
+                 absl::StrCat("expected ", r.verb.args,
+                              pos.empty() ? "" : absl::StrCat(", not ",
+                                                              absl::StrJoin(
+                                                                  pos, " "))));
+  }
+  v1::ShadowReport report;
+  absl::Status s;
+  if (what == "report") {
+    s = r.client.Call(&v1::RuleSetService::Stub::GetShadowReport,
+                      v1::GetShadowReportRequest(), &report);
+  } else {
+    if (absl::StripAsciiWhitespace(r.opts.actor).empty()) {
+      return Usage(r.io, "shadow",
+                   "--actor is required (who makes the change)");
+    }
+    v1::SetShadowRequest req;
+    if (what == "start") req.set_candidate_version(pos[1]);
+    req.set_actor(r.opts.actor);
+    s = r.client.Call(&v1::RuleSetService::Stub::SetShadow, req, &report);
+  }
+  if (!s.ok()) return r.client.Fail(s, r.io);
+  if (r.opts.json) {
+    r.io.out << Json(report);
+    return kExitOk;
+  }
+  if (what == "start") {
+    r.io.out << "shadowing candidate " << Short(report.candidate_version())
+             << " (the active version still decides)\n"
+             << "see: frontdoor rules shadow report\n";
+  } else {
+    if (what == "stop") r.io.out << "stopped shadowing\n";
+    r.io.out << FormatShadowReport(report);
+  }
+  return kExitOk;
+}
+
 int Dispatch(const Run& r) {
   const std::string name = r.verb.name;
   if (name == "versions") return Versions(r);
@@ -493,6 +688,8 @@ int Dispatch(const Run& r) {
   if (name == "approve") return Approve(r);
   if (name == "activate") return Activate(r);
   if (name == "rollback") return Rollback(r);
+  if (name == "replay") return Replay(r);
+  if (name == "shadow") return Shadow(r);
   return Diff(r);
 }
 
@@ -504,6 +701,61 @@ std::string Cells(const v1::RowChange& c, bool after) {
   }
   return absl::StrJoin(parts, " | ");
 }
+
+// "ACUTE IMMEDIATE".
+std::string Outcome(v1::Pathway pathway, v1::Urgency urgency) {
+  return absl::StrCat(ShortName(v1::Pathway_descriptor(), pathway), " ",
+                      ShortName(v1::Urgency_descriptor(), urgency));
+}
+
+// Each line of `text` indented by two spaces.
+std::string Indent(absl::string_view text) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "  ", line, "\n");
+  }
+  return out;
+}
+
+// `n` right-aligned in `width`.
+std::string RightAlign(absl::string_view text, size_t width) {
+  return text.size() >= width
+             ? std::string(text)
+             : absl::StrCat(std::string(width - text.size(), ' '), text);
+}
+
+// Replay or shadow differences: reference, from -> to, the rows responsible;
+// `mark`: a first column saying DOWNGRADE.
+std::string ChangeTable(const std::vector<const v1::ReplayChange*>& changes,
+                        bool mark) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"REFERENCE", "FROM", "", "TO", "ROWS (active -> candidate)"});
+  if (mark) rows.back().insert(rows.back().begin(), "");
+  for (const v1::ReplayChange* c : changes) {
+    rows.push_back({c->referral_id(), Outcome(c->from_pathway(), c->from_urgency()),
+                    "->", Outcome(c->to_pathway(), c->to_urgency()),
+                    absl::StrCat(OrDash(c->from_row()), " -> ",
+                                 OrDash(c->to_row()))});
+    if (mark) {
+      rows.back().insert(rows.back().begin(),
+                         c->downgrade() ? "DOWNGRADE" : "");
+    }
+  }
+  return Indent(FormatTable(rows));
+}
+
+// The changes, downgrades first (each group in its original order).
+std::vector<const v1::ReplayChange*> DowngradesFirst(
+    const google::protobuf::RepeatedPtrField<v1::ReplayChange>& changes) {
+  std::vector<const v1::ReplayChange*> out;
+  for (const v1::ReplayChange& c : changes) out.push_back(&c);
+  std::stable_partition(out.begin(), out.end(),
+                        [](const v1::ReplayChange* c) { return c->downgrade(); });
+  return out;
+}
+
+// Other changes listed by `rules replay` (all downgrades are listed).
+constexpr size_t kOtherChangesShown = 20;
 
 }  // namespace
 
@@ -540,7 +792,8 @@ int RunRulesAdmin(const std::vector<std::string>& args, const Io& io,
     io.out << kUsage;
     return kExitOk;
   }
-  if (static_cast<int>(parsed->positional.size()) != verb->positionals) {
+  if (verb->positionals != kPositionalsChecked &&
+      static_cast<int>(parsed->positional.size()) != verb->positionals) {
     return Usage(io, verb->name,
                  verb->positionals == 0
                      ? std::string("takes no arguments")
@@ -715,15 +968,169 @@ std::string FormatRuleSetDiff(const v1::RuleSetDiff& diff) {
     for (const v1::DecisionRegion& g : diff.regions()) {
       absl::StrAppend(
           &out, g.downgrade() ? "DOWNGRADE " : "", g.description(), "\n    ",
-          ShortName(v1::Pathway_descriptor(), g.from_pathway()), " ",
-          ShortName(v1::Urgency_descriptor(), g.from_urgency()), " -> ",
-          ShortName(v1::Pathway_descriptor(), g.to_pathway()), " ",
-          ShortName(v1::Urgency_descriptor(), g.to_urgency()), "\n");
+          Outcome(g.from_pathway(), g.from_urgency()), " -> ",
+          Outcome(g.to_pathway(), g.to_urgency()), "\n");
       if (!g.example().empty()) {
         absl::StrAppend(&out, "    e.g. ", g.example(), "\n");
       }
     }
   }
+  return out;
+}
+
+std::string GroupThousands(int64_t n) {
+  const uint64_t magnitude =
+      n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  const std::string digits = absl::StrCat(magnitude);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string FormatReplayProgress(int64_t done, int64_t total, int width) {
+  done = std::max<int64_t>(done, 0);
+  total = std::max(total, done);
+  const double fraction =
+      total == 0 ? 0.0 : static_cast<double>(done) / static_cast<double>(total);
+  const int filled = std::clamp(static_cast<int>(fraction * width + 0.5), 0,
+                                width);
+  const int64_t percent = total == 0 ? 0 : done * 100 / total;
+  return absl::StrCat("[", std::string(filled, '#'),
+                      std::string(width - filled, '.'), "] ", percent, "% ",
+                      GroupThousands(done), "/", GroupThousands(total));
+}
+
+std::string FormatReplayReport(const v1::ReplayReport& report) {
+  std::string out = absl::StrCat(
+      "replay of candidate ", Short(report.candidate_version()),
+      " against active ", Short(report.active_version()), "\n");
+  std::string speed = "-";
+  if (report.seconds() > 0) {
+    speed = GroupThousands(static_cast<int64_t>(
+        static_cast<double>(report.referrals()) / report.seconds()));
+  }
+  absl::StrAppend(
+      &out,
+      FormatTable({{"referrals replayed", GroupThousands(report.referrals())},
+                   {"changed", absl::StrCat(GroupThousands(report.changed()),
+                                            " (", GroupThousands(
+                                                      report.downgrades()),
+                                            " downgrades, ",
+                                            GroupThousands(report.upgrades()),
+                                            " upgrades)")},
+                   {"elapsed",
+                    absl::StrFormat("%.1f s, %s referrals/s",
+                                    report.seconds(), speed)}}));
+  if (report.changed() == 0) {
+    absl::StrAppend(&out, "\nno decision would change\n");
+  }
+
+  const std::vector<const v1::ReplayChange*> changes =
+      DowngradesFirst(report.changes());
+  const auto first_other =
+      std::find_if(changes.begin(), changes.end(),
+                   [](const v1::ReplayChange* c) { return !c->downgrade(); });
+  const std::vector<const v1::ReplayChange*> downgrades(changes.begin(),
+                                                        first_other);
+  std::vector<const v1::ReplayChange*> others(first_other, changes.end());
+  if (report.downgrades() > 0) {
+    absl::StrAppend(&out, "\nDOWNGRADES (", GroupThousands(report.downgrades()),
+                    ")\n", ChangeTable(downgrades, false));
+    if (static_cast<int64_t>(downgrades.size()) < report.downgrades()) {
+      absl::StrAppend(&out, "  (", downgrades.size(),
+                      " listed; --json for the report)\n");
+    }
+  }
+  const int64_t other_count = report.changed() - report.downgrades();
+  if (other_count > 0) {
+    const size_t listed = others.size();
+    if (others.size() > kOtherChangesShown) others.resize(kOtherChangesShown);
+    absl::StrAppend(&out, "\nUPGRADES AND OTHER CHANGES (",
+                    GroupThousands(other_count), ")\n",
+                    ChangeTable(others, false));
+    if (static_cast<int64_t>(others.size()) < other_count) {
+      absl::StrAppend(&out, "  ... ",
+                      GroupThousands(other_count -
+                                     static_cast<int64_t>(others.size())),
+                      " more", listed > others.size() ? " (--json for the list)" : "",
+                      "\n");
+    }
+  }
+
+  if (report.transitions_size() > 0) {
+    size_t width = 5;  // "COUNT"
+    for (const v1::TransitionCount& t : report.transitions()) {
+      width = std::max(width, GroupThousands(t.count()).size());
+    }
+    std::vector<std::vector<std::string>> rows = {
+        {"FROM", "", "TO", RightAlign("COUNT", width), ""}};
+    for (const v1::TransitionCount& t : report.transitions()) {
+      rows.push_back(
+          {Outcome(t.from_pathway(), t.from_urgency()), "->",
+           Outcome(t.to_pathway(), t.to_urgency()),
+           RightAlign(GroupThousands(t.count()), width),
+           rulesets::IsDowngrade(t.from_urgency(), t.to_urgency())
+               ? "DOWNGRADE"
+               : ""});
+    }
+    absl::StrAppend(&out, "\nTRANSITIONS\n", Indent(FormatTable(rows)));
+  }
+
+  if (report.by_row_size() > 0) {
+    std::vector<std::vector<std::string>> rows = {
+        {"CANDIDATE ROW", "CHANGED", "DOWNGRADES", "SAMPLE REFERENCES"}};
+    for (const v1::RowImpact& i : report.by_row()) {
+      rows.push_back({i.row(), RightAlign(GroupThousands(i.changed()), 7),
+                      RightAlign(GroupThousands(i.downgrades()), 10),
+                      OrDash(absl::StrJoin(i.sample_referrals(), ", "))});
+    }
+    absl::StrAppend(&out, "\nCHANGES BY CANDIDATE ROW\n",
+                    Indent(FormatTable(rows)));
+  }
+
+  if (report.rows_never_hit_size() > 0) {
+    absl::StrAppend(&out, "\nROWS NEVER HIT (", report.rows_never_hit_size(),
+                    " candidate rows no replayed referral fired)\n");
+    for (const std::string& row : report.rows_never_hit()) {
+      absl::StrAppend(&out, "  ", row, "\n");
+    }
+  }
+
+  if (report.downgrades() > 0) {
+    absl::StrAppend(&out, "\n", GroupThousands(report.downgrades()),
+                    report.downgrades() == 1 ? " referral" : " referrals",
+                    " would be downgraded: activating ",
+                    Short(report.candidate_version()),
+                    " will need --acknowledge-downgrades\n");
+  }
+  return out;
+}
+
+std::string FormatShadowReport(const v1::ShadowReport& report) {
+  std::string out = absl::StrCat(
+      "shadow of candidate ", Short(report.candidate_version()),
+      " against active ", Short(report.active_version()), "\n");
+  absl::StrAppend(
+      &out,
+      FormatTable(
+          {{"since", When(report.since())},
+           {"evaluated", GroupThousands(report.evaluated())},
+           {"differed", GroupThousands(report.differed())},
+           {"downgrades", GroupThousands(report.downgrades())},
+           {"dropped", absl::StrCat(GroupThousands(report.dropped()),
+                                    report.dropped() > 0
+                                        ? " (not evaluated: the shadow queue "
+                                          "was full)"
+                                        : "")}}));
+  if (report.recent_size() == 0) {
+    absl::StrAppend(&out, "\nno differences so far\n");
+    return out;
+  }
+  absl::StrAppend(&out, "\nRECENT DIFFERENCES (downgrades first)\n",
+                  ChangeTable(DowngradesFirst(report.recent()), true));
   return out;
 }
 

@@ -1,13 +1,15 @@
 // `frontdoor rules` verbs that manage rule set versions on a running
 // frontdoor-server (RuleSetService): versions, show, active, validate,
-// propose, approve, activate, rollback and diff. `rules diff` of two local
-// directories needs no server. The offline verbs (lint, test, explain, fmt)
+// propose, approve, activate, rollback, diff, replay (the candidate against
+// the referral history) and shadow (the candidate on live traffic).
+// `rules diff` of two local directories needs no server. The offline verbs (lint, test, explain, fmt)
 // are in rules_command.h; the shared client options (--server, --json,
 // --timeout, --actor) in client_command.h.
 
 #ifndef FRONTDOOR_SERVICES_CLI_RULES_ADMIN_COMMAND_H_
 #define FRONTDOOR_SERVICES_CLI_RULES_ADMIN_COMMAND_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,23 @@ std::string FormatValidation(const v1::ValidationReport& report);
 // `rules diff`: the changed rows (only the cells that differ, for changed
 // rows), then the decision regions, downgrades marked.
 std::string FormatRuleSetDiff(const v1::RuleSetDiff& diff);
+
+// `rules replay` progress: "[#######.....] 58% 580,000/1,000,000" with
+// `width` cells; `total` is an estimate (never below `done`).
+std::string FormatReplayProgress(int64_t done, int64_t total, int width = 12);
+
+// "1,000,000".
+std::string GroupThousands(int64_t n);
+
+// `rules replay`: versions, counts and speed; the downgrades first (each
+// with the rows responsible), then the other changes, the transition matrix,
+// the changes by candidate row and the rows never hit; ends with the
+// --acknowledge-downgrades reminder when there are downgrades.
+std::string FormatReplayReport(const v1::ReplayReport& report);
+
+// `rules shadow report` (and start/stop): versions, since, counts, and the
+// recent differences, downgrades first.
+std::string FormatShadowReport(const v1::ShadowReport& report);
 
 }  // namespace frontdoor::cli
 

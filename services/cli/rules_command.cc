@@ -66,7 +66,7 @@ Commands:
 
 Rule set versions on a running frontdoor-server (see 'frontdoor rules
 versions --help'): versions, show, active, validate, propose, approve,
-activate, rollback, diff.
+activate, rollback, diff, replay, shadow.
 
 Exit status: 0 success, 1 findings (errors in the rule set, failing tests,
 an invalid referral, files to format), 2 usage errors.
