@@ -600,10 +600,14 @@ class ReplayProgressView {
 int Replay(const Run& r) {
   v1::ReplayRequest req;
   req.set_candidate_version(r.arg(0));
-  if (!TimeFlag(r, "--after", req.mutable_received_after()) ||
-      !TimeFlag(r, "--before", req.mutable_received_before())) {
+  // Only a given flag may set its field: an empty Timestamp is still "set"
+  // (the epoch) and would filter out every referral.
+  google::protobuf::Timestamp after, before;
+  if (!TimeFlag(r, "--after", &after) || !TimeFlag(r, "--before", &before)) {
     return kExitUsage;
   }
+  if (r.args.Has("--after")) *req.mutable_received_after() = after;
+  if (r.args.Has("--before")) *req.mutable_received_before() = before;
   if (r.args.Has("--pathway")) {
     absl::StatusOr<int> p =
         ParseEnum(v1::Pathway_descriptor(), r.args.Get("--pathway"),
