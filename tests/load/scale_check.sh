@@ -27,9 +27,9 @@
 #
 # Environment: FRONTDOOR_BUILD_DIR (default build); SCALE_COUNT; SCALE_DATA_DIR
 # to keep the filled store (reused by the next run if it holds SCALE_COUNT
-# referrals; default: a temporary directory, removed at the end). About 3-4
-# minutes on 2 cores with 1,000,000 referrals plus the fill (several minutes;
-# see docs/benchmarks.md), ~2 GB of disk while it runs.
+# referrals; default: a temporary directory, removed at the end). The
+# measurements take about 1 minute; filling 1,000,000 referrals takes several
+# more on 2 shared cores (see docs/benchmarks.md); ~2 GB of disk.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
