@@ -922,6 +922,13 @@ rocksdb::ColumnFamilyOptions ColumnFamilyOptionsFor(
   // event), so the filters stay on every level (no optimize_filters_for_hits).
   if (cf == kReferrals || cf == kEvents || cf == kIdempotency) {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Partitioned: at a million referrals a whole-file filter (megabytes)
+    // is larger than a cache shard and would be read again on every probe;
+    // partitions are small blocks, and the top level stays pinned.
+    t.partition_filters = true;
+    t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    t.metadata_block_size = 4096;
+    t.pin_top_level_index_and_filter = true;
   }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;

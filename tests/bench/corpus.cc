@@ -659,7 +659,8 @@ v1::Referral GenerateReferral(uint64_t index, const CorpusOptions& options) {
   }
 
   v1::Referrer* ref = r.mutable_referrer();
-  ref->set_type(static_cast<v1::ReferrerType>(rng.Int(0, 10)));
+  // Every submission names its referrer type (validation requires it).
+  ref->set_type(static_cast<v1::ReferrerType>(rng.Int(1, 10)));
   if (ref->type() == v1::REFERRER_TYPE_GP) {
     ref->set_organisation_code(
         absl::StrFormat("B86%03d", static_cast<int>(rng.Int(0, 999))));

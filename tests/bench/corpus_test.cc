@@ -65,7 +65,9 @@ TEST(CorpusTest, CoversEveryProblemAndReferrer) {
   for (size_t i = 0; i < 34; ++i) problems.insert(Corpus()[i].problem());
   EXPECT_EQ(problems.size(), 34u);
   for (const auto& r : Corpus()) referrers.insert(r.referrer().type());
-  EXPECT_EQ(referrers.size(), 11u);
+  // Every referrer type, and never UNSPECIFIED (the server refuses it).
+  EXPECT_EQ(referrers.size(), 10u);
+  EXPECT_EQ(referrers.count(v1::REFERRER_TYPE_UNSPECIFIED), 0u);
 }
 
 TEST(CorpusTest, CoversAgesAndTimesOfDay) {
