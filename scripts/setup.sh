@@ -33,7 +33,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev libyaml-cpp-dev libssl-dev
+  libcpp-httplib-dev libyaml-cpp-dev libssl-dev libjemalloc-dev
   python3-grpcio python3-protobuf nghttp2-client tzdata
 )
 
