@@ -28,6 +28,7 @@
 #include "services/common/grpc_status.h"
 #include "services/common/proto_time.h"
 #include "services/rulesets/replay.h"
+#include "services/rulesets/region_diff.h"
 #include "services/rulesets/row_diff.h"
 #include "services/rulesets/rule_files.h"
 #include "services/triage/engine/compiled_rule_set.h"
@@ -63,9 +64,9 @@ constexpr absl::string_view kUsage =
                               go back to an earlier active version
   diff OLD NEW [--regions]    rows added, removed and changed; OLD and NEW are
                               versions, "active", or local directories (two
-                              directories need no server); --regions: the
-                              server also lists the input regions whose
-                              decision changes
+                              directories need no server); --regions: also
+                              the input regions whose decision changes, each
+                              with an example referral
   replay VERSION [--after=RFC3339] [--before=RFC3339] [--pathway=P] [--limit=N]
                               re-decide the stored referrals with a candidate:
                               what would change, downgrades first (progress
@@ -501,11 +502,6 @@ int Diff(const Run& r) {
       return r.client.Fail(s, r.io);
     }
   } else {
-    if (regions) {
-      return Usage(r.io, "diff",
-                   "--regions compares stored versions on the server; propose "
-                   "the directory first, then diff the versions");
-    }
     // At least one side is local: compile it here; fetch a version side.
     v1::RuleSet sides[2];
     const std::string* names[2] = {&from, &to};
@@ -531,6 +527,22 @@ int Diff(const Run& r) {
     diff.set_to_version(to);
     for (v1::RowChange& c : rulesets::DiffRows(sides[0], sides[1])) {
       *diff.add_rows() = std::move(c);
+    }
+    if (regions) {
+      // The same search the server runs, here on the compiled sides.
+      std::shared_ptr<const rules::CompiledRuleSet> compiled[2];
+      for (int i = 0; i < 2; ++i) {
+        rules::Diagnostics diags;
+        compiled[i] = rules::CompiledRuleSet::Compile(sides[i], nullptr, &diags);
+        if (compiled[i] == nullptr) {
+          r.io.err << "frontdoor: " << *names[i] << " does not compile\n";
+          return kExitFindings;
+        }
+      }
+      if (absl::Status s = rulesets::FillRegions(*compiled[0], *compiled[1], &diff); !s.ok()) {
+        r.io.err << "frontdoor: " << s << "\n";
+        return kExitFindings;
+      }
     }
   }
   r.io.out << (r.opts.json ? Json(diff) : FormatRuleSetDiff(diff));

@@ -189,6 +189,13 @@ TEST_F(RulesAdminTest, DiffOfTwoLocalDirectoriesNeedsNoServer) {
   r = Run({"diff", rules_dir_, v2_dir_, "--json"}, "alice", false);
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"kind\": \"changed\""));
+  // Decision regions are searched locally too: medication supply moves
+  // from 2 h to 1 h, an upgrade, with an example referral.
+  r = Run({"diff", rules_dir_, v2_dir_, "--regions"}, "alice", false);
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("decision regions that change"));
+  EXPECT_THAT(r.out, HasSubstr("WITHIN_2H -> PRIMARY_CARE WITHIN_1H"));
+  EXPECT_THAT(r.out, HasSubstr("e.g. {"));
   // A broken directory is reported.
   const std::string broken = tmp_.Sub("broken");
   rt::CopyDefaultRules(broken);
