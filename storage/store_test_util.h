@@ -10,44 +10,21 @@
 #include <string>
 #include <system_error>
 
+#include "services/common/proto_time.h"
+#include "services/common/temp_dir.h"
 #include "absl/time/time.h"
 #include "frontdoor/v1/referral_service.pb.h"
 #include "storage/referral_store.h"
 
 namespace frontdoor::storage::testing {
 
-// A fresh directory under $TEST_TMPDIR (or /tmp), removed with its contents
-// on destruction.
-class TempDir {
+// A fresh directory, removed with its contents on destruction.
+class TempDir : public frontdoor::testing::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TEST_TMPDIR");
-    std::string templ =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-        "/frontdoor_store_XXXXXX";
-    if (char* made = ::mkdtemp(templ.data()); made != nullptr) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : frontdoor::testing::TempDir("frontdoor_store") {}
 };
 
-inline google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t us = absl::ToUnixMicros(t);
-  ts.set_seconds(us / 1000000);
-  ts.set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
-  return ts;
-}
+inline google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTime(t); }
 
 struct RecordSpec {
   std::string id;

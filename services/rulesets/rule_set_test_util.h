@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "services/common/temp_dir.h"
 #include "absl/strings/str_replace.h"
 #include "frontdoor/v1/rule_set_service.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,26 +25,9 @@ namespace frontdoor::rulesets::testing {
 inline constexpr char kDefaultRules[] = "triage-rules/community-spa";
 
 // A fresh directory, removed with its contents on destruction.
-class TempDir {
+class TempDir : public frontdoor::testing::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TEST_TMPDIR");
-    std::string templ =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-        "/frontdoor_rulesets_test_XXXXXX";
-    if (char* made = ::mkdtemp(templ.data()); made != nullptr) path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : frontdoor::testing::TempDir("frontdoor_rulesets_test") {}
 };
 
 inline std::string ReadText(const std::string& path) {
