@@ -966,7 +966,8 @@ TEST_F(ClientEndToEndTest, SubmitGetWorklistAcceptClose) {
   ASSERT_EQ(r.code, kExitOk) << r;
   EXPECT_THAT(r.out, AllOf(HasSubstr("Worklist CLINICAL_REVIEW: "),
                            ContainsRegex(absl::StrCat(
-                               id,
+                               // Check characters include $ and *.
+                               absl::StrReplaceAll(id, {{"$", "\\$"}, {"*", "\\*"}}),
                                " +WITHIN_1H +TRIAGED +.* (GMT|BST) +"
                                "[0-9]h[0-9]{2}m +FALL +MISSING DATA"))));
 
