@@ -31,6 +31,7 @@
 #include "services/common/log.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
+#include "services/portal/portal.h"
 #include "services/referral/referral_service.h"
 #include "services/server/rpc_metrics.h"
 #include "services/server/rule_set_wiring.h"
@@ -408,6 +409,7 @@ struct FrontdoorServer::State {
       res.status = serving ? 200 : 503;
       res.set_content(serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
     });
+    portal::RegisterPortal(*http);
     int port = hp->port;
     if (port == 0) {
       port = http->bind_to_any_port(hp->host);
