@@ -284,6 +284,7 @@
 
   let me = null;            // WhoAmIResponse of the signed-in caller
   let pollTimer = null;
+  let pollGeneration = 0;
 
   function allowed(method) {
     if (!me) return false;
@@ -338,6 +339,9 @@
     $('#worklist-table').hidden = true;
     lastResult = null;
     known.clear();
+    listLoaded = false;
+    listLimit = LIST_PAGE;
+    shownVersion = null;
     if (location.hash && location.hash !== '#signin') {
       history.replaceState(null, '', '#signin');
     }
@@ -361,10 +365,8 @@
   // --- Views and routing -----------------------------------------------------
 
   const VIEWS = ['signin', 'submit', 'result', 'referrals', 'referral', 'worklist', 'nothing'];
-  let current = null;
 
   function showView(name) {
-    current = name;
     for (const v of VIEWS) $(`#view-${v}`).hidden = v !== name;
     for (const a of $$('.nav__link')) {
       if (a.getAttribute('href') === `#${name}`) a.setAttribute('aria-current', 'page');
@@ -404,20 +406,27 @@
     if (focus) focusHeading(name);
     if (name === 'referrals') startPolling(refreshReferrals);
     if (name === 'worklist') startPolling(refreshWorklist);
-    if (name === 'referral') startPolling(() => refreshReferral(arg || ''));
+    if (name === 'referral') startPolling((current) => refreshReferral(arg || '', current));
   }
 
+  // Calls refresh(current) now and every POLL_MS while the tab is visible,
+  // until stopPolling or the next startPolling. `current()` turns false then,
+  // so a refresh still waiting for the server does not draw over another
+  // screen (or over a signed-out page).
   function startPolling(refresh) {
+    const generation = ++pollGeneration;
+    const current = () => generation === pollGeneration;
     const tick = async () => {
-      if (!document.hidden) await refresh();
-      if (pollTimer !== null) pollTimer = setTimeout(tick, POLL_MS);
+      if (!current()) return;
+      if (!document.hidden) await refresh(current);
+      if (current()) pollTimer = setTimeout(tick, POLL_MS);
     };
-    pollTimer = 0;  // "polling" until the first timeout is set
     tick();
   }
 
   function stopPolling() {
-    if (pollTimer) clearTimeout(pollTimer);
+    pollGeneration++;
+    clearTimeout(pollTimer);
     pollTimer = null;
   }
 
@@ -872,12 +881,13 @@
 
   let shownVersion = null;
 
-  async function refreshReferral(reference) {
+  async function refreshReferral(reference, current) {
     const body = $('#referral-body');
     const ref = reference.toUpperCase();
     $('#referral-title').textContent = `Referral ${ref}`;
     try {
       const record = await api('GET', `/api/v1/referrals/${encodeURIComponent(ref)}`);
+      if (!current()) return;
       const key = `${record.id}@${record.version}`;
       if (shownVersion === key && body.childElementCount) return;
       let events = null;
@@ -887,6 +897,7 @@
         } catch (e) {
           if (handleAuthError(e)) return;
         }
+        if (!current()) return;
       }
       const changed = shownVersion !== null && shownVersion.startsWith(`${record.id}@`);
       shownVersion = key;
@@ -902,7 +913,7 @@
       body.replaceChildren(...parts);
       if (changed) announce(`Referral ${record.id} is now ${label(STATUSES, record.status, 'REFERRAL_STATUS_')}`);
     } catch (e) {
-      if (handleAuthError(e)) return;
+      if (!current() || handleAuthError(e)) return;
       shownVersion = null;
       if (e.status === 403 || e.status === 404 || e.status === 400) {
         // The same words for "not there" and "not yours": whether another
@@ -941,17 +952,18 @@
     return { referrals, more };
   }
 
-  async function refreshReferrals() {
+  async function refreshReferrals(current = () => true) {
     const status = $('#referrals-status');
     let result;
     try {
       result = await loadReferrals();
     } catch (e) {
-      if (handleAuthError(e)) return;
+      if (!current() || handleAuthError(e)) return;
       status.textContent = `Could not update the list: ${e.message}. Trying again.`;
       status.classList.add('status-line--error');
       return;
     }
+    if (!current()) return;
     status.classList.remove('status-line--error');
     const { referrals, more } = result;
     referrals.sort((a, b) => String(b.receivedAt).localeCompare(String(a.receivedAt)));
@@ -994,7 +1006,7 @@
 
   const WORKLIST_KEY = 'frontdoor.portal.pathway';
 
-  async function refreshWorklist() {
+  async function refreshWorklist(current) {
     const select = $('#worklist-pathway');
     const pathway = select.value;
     const status = $('#worklist-status');
@@ -1003,12 +1015,12 @@
       const page = await api('GET', `/api/v1/worklists/${encodeURIComponent(pathway)}?pageSize=200`);
       entries = page.entries || [];
     } catch (e) {
-      if (handleAuthError(e)) return;
+      if (!current() || handleAuthError(e)) return;
       status.textContent = `Could not update the worklist: ${e.message}. Trying again.`;
       status.classList.add('status-line--error');
       return;
     }
-    if (select.value !== pathway) return;  // the pathway changed meanwhile
+    if (!current() || select.value !== pathway) return;  // the pathway changed meanwhile
     status.classList.remove('status-line--error');
     // Nearest to breach first; no target time last.
     const due = (e) => (e.dueAt ? new Date(e.dueAt).getTime() : Infinity);
