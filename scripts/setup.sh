@@ -20,6 +20,9 @@
 #   --configure-only    install packages and configure, do not build
 #   --skip-deps         do not check or install packages
 #                       (env FRONTDOOR_SKIP_DEPS=1)
+#   --browser           also install what the browser tests need: chromium,
+#                       fonts-liberation, and nodejs and npm unless node and
+#                       npm are already there (env FRONTDOOR_BROWSER=1)
 #   -h, --help          this text
 #
 # Packages are checked with dpkg-query first; apt-get update and install run
@@ -48,6 +51,7 @@ sanitize="${FRONTDOOR_SANITIZE:-}"
 fuzz="${FRONTDOOR_FUZZ:-OFF}"
 jobs="${FRONTDOOR_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 skip_deps="${FRONTDOOR_SKIP_DEPS:-0}"
+browser="${FRONTDOOR_BROWSER:-0}"
 read -r -a targets <<<"${FRONTDOOR_TARGETS:-}"
 stop_after=""  # "", deps or configure
 
@@ -63,6 +67,7 @@ while [[ $# -gt 0 ]]; do
     --deps-only) stop_after=deps; shift ;;
     --configure-only) stop_after=configure; shift ;;
     --skip-deps) skip_deps=1; shift ;;
+    --browser) browser=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -125,6 +130,15 @@ install_packages() {
   as_root "${apt[@]}" update </dev/null
   as_root "${apt[@]}" install --no-install-recommends "${missing[@]}" </dev/null
 }
+
+# The browser tests (tests/browser/run.sh): Debian's chromium, a font with
+# Arial's metrics, and node + npm. A node from elsewhere (with its own npm)
+# is kept: Debian's npm package would conflict with it.
+if [[ "$browser" == 1 ]]; then
+  PACKAGES+=(chromium fonts-liberation)
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
 
 start=$SECONDS
 if [[ "$skip_deps" == 1 ]]; then
