@@ -36,7 +36,9 @@ const VALID = {
   '#resp-rate': '26', '#spo2': '95', '#spo2-scale': 'SP_O2_SCALE_SCALE_1', '#oxygen': 'air',
   '#systolic-bp': '105', '#pulse': '115', '#consciousness': 'CONSCIOUSNESS_ALERT', '#temperature': '37.0',
 };
-const REFERENCE = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{3}$/;
+// "XXXX-XXXX-XXC": Crockford base32, and a check character that may also be
+// one of * ~ $ = U (services/common/reference.h).
+const REFERENCE = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}[0-9A-Z*~$=]$/;
 
 let browser;
 let shots = 0;
@@ -170,8 +172,8 @@ test('a valid referral shows its triage: pathway, urgency, target, service and w
   await page.waitForSelector('#view-result:not([hidden])');
 
   const reference = (await page.textContent('#result-reference')).trim();
-  assert.match(reference, REFERENCE);
   state.reference = reference;
+  assert.match(reference, REFERENCE);
   assert.equal(await summaryValue(page, 'status'), 'Triaged');
   assert.match(await summaryValue(page, 'pathway'), /Acute/);
   // NEWS2 7: the community-spa rules send it to ACUTE, immediately.
@@ -334,6 +336,30 @@ test("a status change reaches the referrer's list without a reload", async () =>
   assert.match(history, /Submitted/);
   assert.match(history, /Accepted by handler-1/);
   await shot(page, 'referral-history');
+  await page.context().close();
+});
+
+test('a reference whose check character is a symbol (* ~ $ =) opens by typing it', async () => {
+  // About one reference in seven ends in a symbol; make referrals until one does.
+  let id = null;
+  for (let i = 0; i < 100 && !id; i++) {
+    const res = await api(TOKEN_A, 'POST', '/api/v1/referrals', {
+      requestId: `browser-symbol-${Date.now()}-${i}`,
+      referral: { patient: {}, referrer: { type: 'REFERRER_TYPE_GP' }, problem: 'PRESENTING_PROBLEM_FALL' },
+    });
+    assert.equal(res.status, 200, res.text);
+    if (/[*~$=]$/.test(res.json.record.id)) id = res.json.record.id;
+  }
+  assert.ok(id, 'no reference with a symbol in 100 referrals');
+  const page = await newPage();
+  await signIn(page, TOKEN_A);
+  await page.click('#nav-mine a');
+  // As read out on the phone: lower case, with spaces.
+  await page.fill('#open-reference', id.toLowerCase().replace(/-/g, ' '));
+  await page.press('#open-reference', 'Enter');
+  await page.waitForSelector('#view-referral [data-row="status"]');
+  assert.equal((await page.textContent('#referral-title')).trim(), `Referral ${id}`);
+  await shot(page, 'referral-by-reference');
   await page.context().close();
 });
 
