@@ -937,7 +937,6 @@
   async function loadReferrals() {
     const referrals = [];
     let token = '';
-    let more = false;
     // A page may be short when the server skips other referrers' records;
     // follow the tokens until there are enough (bounded).
     for (let i = 0; i < 10 && referrals.length < listLimit; i++) {
@@ -948,8 +947,7 @@
       token = page.nextPageToken || '';
       if (!token) break;
     }
-    more = Boolean(token);
-    return { referrals, more };
+    return { referrals, more: Boolean(token) };
   }
 
   async function refreshReferrals(current = () => true) {
