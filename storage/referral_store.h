@@ -13,12 +13,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "frontdoor/v1/audit.pb.h"
 #include "frontdoor/v1/directory_service.pb.h"
 #include "frontdoor/v1/referral_service.pb.h"
 
 namespace rocksdb {
 class Env;
 }  // namespace rocksdb
+
+namespace frontdoor {
+class Clock;
+}  // namespace frontdoor
 
 namespace frontdoor::storage {
 
@@ -63,6 +68,17 @@ class Txn {
   // Stores live capacity for `state.service().id()` (not empty), replacing
   // any earlier state. Lets DirectoryService write asynchronously.
   virtual void PutCapacity(const v1::ServiceState& state) = 0;
+  // Appends `entry` to the audit trail with this mutation's other writes:
+  // the entry is durable exactly when they are, and is dropped with them if
+  // the mutation fails (an entry for a refused or failed call therefore
+  // needs an audit-only Commit of its own: see ReferralStore::AppendAudit).
+  // The caller fills principal, role, action, referral_id, nhs_number,
+  // outcome, request_id, reason and channel; when the mutation succeeds the
+  // writer thread assigns seq (the next, gapless, in commit order), time
+  // (the store's clock, never earlier than the previous entry's), prev_hash
+  // and hash, replacing anything given there. A principal, referral_id or
+  // nhs_number containing '\0' poisons the Txn (INVALID_ARGUMENT).
+  virtual void AppendAudit(v1::AuditEntry entry) = 0;
 };
 
 // Filter for ListReferrals; unset fields match everything.
@@ -74,6 +90,17 @@ struct ReferralFilter {
   std::optional<absl::Time> received_after;   // inclusive
   std::optional<absl::Time> received_before;  // exclusive
   bool breached_only = false;  // record.sla() == SLA_STATE_BREACHED
+  std::string submitted_by;    // record.submitted_by() equals it
+};
+
+// Filter for QueryAudit. At most one of nhs_number, principal and
+// referral_id may be set; unset fields match everything.
+struct AuditFilter {
+  std::string nhs_number;
+  std::string principal;
+  std::string referral_id;
+  std::optional<absl::Time> from;  // inclusive
+  std::optional<absl::Time> to;    // exclusive
 };
 
 template <typename T>
@@ -84,8 +111,9 @@ struct Page {
   std::string next_position;
 };
 
-// The durable store of referrals, their events, idempotency keys, indexes
-// and service capacity: one RocksDB database with a column family per kind.
+// The durable store of referrals, their events, idempotency keys, indexes,
+// service capacity and the audit trail: one RocksDB database with a column
+// family per kind.
 //
 // Durability: Commit() acknowledges a mutation only after its write batch is
 // in the WAL and synced (options.sync). Concurrent commits share one fsync
@@ -95,6 +123,31 @@ struct Page {
 //
 // Thread-safety: all methods may be called from any thread. Reads never
 // block on the writer. After Close(), reads fail with UNAVAILABLE.
+//
+// Audit trail (frontdoor/v1/audit.proto): append-only and hash-chained.
+// Entries are appended in commit order by the writer thread (Txn::AppendAudit)
+// and commit atomically with the writes they describe. Recording a write:
+//
+//   store->Commit(
+//       [=](Txn& txn) {
+//         ... txn.PutReferral(record); txn.AppendEvent(event); ...
+//         txn.AppendAudit(entry);  // outcome "OK"
+//         return absl::OkStatus();
+//       },
+//       done);
+//
+// Recording a read (or a refused or failed call): read the data, then
+// append the entry and return the data only from `done`, once the entry is
+// durable; if the entry cannot be written the call fails:
+//
+//   store->AppendAudit(entry, [=](absl::Status s) {
+//     if (!s.ok()) return reactor->Finish(ToGrpcStatus(s));
+//     *response = record;
+//     reactor->Finish(grpc::Status::OK);
+//   });
+//
+// Audit-only commits share the group's fsync with the writes queued beside
+// them, so auditing reads costs a queue slot, not an fsync each.
 class ReferralStore {
  public:
   struct Options {
@@ -114,6 +167,9 @@ class ReferralStore {
     // Default null (rocksdb::Env::Default()): the Env for the database files.
     // Tests pass a fault-injecting Env. Not owned; must outlive the store.
     rocksdb::Env* env = nullptr;
+    // Default null (the real clock): the time of audit entries. Not owned;
+    // must outlive the store.
+    Clock* clock = nullptr;
   };
 
   using Mutation = std::function<absl::Status(Txn&)>;
@@ -149,6 +205,9 @@ class ReferralStore {
   // Blocking Commit, for tools and tests. Blocks the calling thread until
   // the mutation is durable: never call it from a gRPC callback or a `done`.
   absl::Status CommitAndWait(Mutation mutation);
+  // Commits a mutation that only appends `entry` (Txn::AppendAudit): `done`
+  // as for Commit, called once the entry is durable or with the error.
+  void AppendAudit(v1::AuditEntry entry, Done done);
 
   // The current record, or nullopt. DATA_LOSS if the stored value does not
   // parse.
@@ -208,6 +267,29 @@ class ReferralStore {
   virtual absl::Status PutCapacity(const v1::ServiceState& state) = 0;
   virtual absl::StatusOr<std::vector<v1::ServiceState>> ListCapacity() = 0;
 
+  // Audit entries matching `filter` in seq order, after `position` ("" for
+  // the start; positions are opaque). Times are found by binary search
+  // (entry times never decrease with seq), so a page costs O(log n + limit)
+  // reads whatever the filter. INVALID_ARGUMENT if limit < 1, more than one
+  // of nhs_number, principal and referral_id is set, or `position` is not a
+  // position; DATA_LOSS if an entry the query reaches is missing or does not
+  // parse (VerifyAudit says more).
+  virtual absl::StatusOr<Page<v1::AuditEntry>> QueryAudit(
+      const AuditFilter& filter, const std::string& position, int limit) = 0;
+  // Walks the whole audit trail from seq 1 in one snapshot: seqs contiguous,
+  // each prev_hash the previous entry's hash (32 zero bytes for entry 1),
+  // each hash recomputed from its entry, times never decreasing, and the
+  // indexes exactly the entries' values (no entry without its index entries,
+  // no index entry without its entry). ok, or the first bad seq and the
+  // problem. Reads every entry: minutes for tens of millions; never call it
+  // on a gRPC callback thread. Close() waits for it.
+  //
+  // The chain cannot show that entries were removed from its end: entries
+  // is smaller and head_hash is that of an earlier entry, both valid. An
+  // operator who keeps head_hash from time to time (outside this database)
+  // detects a truncation by comparing.
+  virtual absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit() = 0;
+
   // The number of stored referrals (any status), for metrics. Kept exactly
   // in the same write batches as the records, so it is exact, not an
   // estimate; the name leaves room for a cheaper implementation.
@@ -231,6 +313,16 @@ class ReferralStore {
 // hold an open database; files there are replaced).
 absl::Status RestoreReferralStore(const std::string& backup_dir,
                                   const std::string& db_path);
+
+// VerifyAudit of the store at `db_path`, opened read-only: a stopped
+// server's store, or a backup restored elsewhere. NOT_FOUND if there is no
+// store there; FAILED_PRECONDITION if another process (a running server) has
+// it open, since RocksDB does not support reading a database that a writer
+// has open. A store without an audit trail (written before it existed)
+// verifies as ok with no entries. Holds the store's lock meanwhile, so a
+// server cannot start on it until the walk is done.
+absl::StatusOr<v1::VerifyAuditResponse> VerifyAuditOffline(
+    const std::string& db_path);
 
 }  // namespace frontdoor::storage
 

@@ -21,6 +21,13 @@
 // Reads go straight to the database from the caller's thread (with a snapshot
 // where they read more than one key); db_mu_ only guards the database's
 // lifetime against Close().
+//
+// Audit trail (audit_trail.h). A mutation's audit entries wait in its Txn;
+// when it succeeds the writer thread seals them onto the chain (seq, time,
+// hashes) in commit order and adds them to the group's batch with the
+// mutation's other writes, so they are exactly as durable. The chain head
+// lives in memory, loaded at Open; if the group's write fails the store is
+// failed and the head is never used again.
 
 #include <algorithm>
 #include <atomic>
@@ -55,8 +62,9 @@
 #include "rocksdb/write_batch.h"
 #include "services/common/records.h"
 #include "services/common/status_macros.h"
-#include "storage/rocks_status.h"
+#include "storage/audit_trail.h"
 #include "storage/referral_store.h"
+#include "storage/rocks_status.h"
 #include "storage/store_keys.h"
 
 namespace frontdoor::storage {
@@ -74,13 +82,35 @@ enum Cf : int {
   kAwaiting,
   kCapacity,
   kMeta,
-  kNumCfs,
+  kAudit,  // the audit trail's column families, in audit::AuditCf order
+  kAuditEnd = kAudit + audit::kNumAuditCfs,
+  kNumCfs = kAuditEnd,
 };
 
 constexpr const char* kCfNames[kNumCfs] = {
-    "referrals", "events", "idempotency", "worklist", "by_nhs",
-    "by_time",   "sla",    "awaiting",    "capacity", "meta",
+    "referrals",
+    "events",
+    "idempotency",
+    "worklist",
+    "by_nhs",
+    "by_time",
+    "sla",
+    "awaiting",
+    "capacity",
+    "meta",
+    audit::kAuditCfNames[audit::kEntries],
+    audit::kAuditCfNames[audit::kByNhs],
+    audit::kAuditCfNames[audit::kByPrincipal],
+    audit::kAuditCfNames[audit::kByReferral],
 };
+
+// The audit trail's handles among the store's (`cfs` in Cf order).
+audit::AuditCfs AuditHandles(
+    const std::vector<rocksdb::ColumnFamilyHandle*>& cfs) {
+  audit::AuditCfs out;
+  std::copy(cfs.begin() + kAudit, cfs.begin() + kAuditEnd, out.begin());
+  return out;
+}
 
 constexpr char kSchemaVersionKey[] = "schema_version";
 constexpr char kReferralCountKey[] = "referral_count";
@@ -315,11 +345,20 @@ class TxnImpl final : public Txn {
     Put(kCapacity, state.service().id(), state.SerializeAsString());
   }
 
+  void AppendAudit(v1::AuditEntry entry) override {
+    if (!error_.ok()) return;
+    if (absl::Status s = audit::CheckIndexedValues(entry); !s.ok())
+      return Fail(std::move(s));
+    audit_.push_back(std::move(entry));
+  }
+
   // The first write error (OK if none).
   const absl::Status& error() const { return error_; }
 
-  // Moves this mutation's writes into the group.
-  void ApplyTo(Overlay* overlay, rocksdb::WriteBatch* batch) {
+  // Moves this mutation's writes into the group, its audit entries sealed
+  // onto `chain`.
+  void ApplyTo(Overlay* overlay, rocksdb::WriteBatch* batch,
+               audit::AuditChain* chain) {
     for (auto& [k, v] : layer_) {
       rocksdb::ColumnFamilyHandle* cf = cfs_[k.first];
       if (v) {
@@ -330,6 +369,8 @@ class TxnImpl final : public Txn {
       (*overlay)[k] = std::move(v);
     }
     layer_.clear();
+    for (v1::AuditEntry& entry : audit_) chain->Append(&entry, batch);
+    audit_.clear();
   }
 
  private:
@@ -408,6 +449,7 @@ class TxnImpl final : public Txn {
   const std::vector<rocksdb::ColumnFamilyHandle*>& cfs_;
   const Overlay* const group_;
   Overlay layer_;
+  std::vector<v1::AuditEntry> audit_;
   absl::Status error_;
 };
 
@@ -427,14 +469,19 @@ bool Matches(const v1::ReferralRecord& r, const ReferralFilter& f) {
   if (f.received_before && received >= keys::Micros(*f.received_before))
     return false;
   if (f.breached_only && r.sla() != v1::SLA_STATE_BREACHED) return false;
+  if (!f.submitted_by.empty() && r.submitted_by() != f.submitted_by) return false;
   return true;
 }
 
 class RocksDbReferralStore final : public ReferralStore {
  public:
   RocksDbReferralStore(const Options& options, std::unique_ptr<rocksdb::DB> db,
-                       std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : options_(options), db_(std::move(db)), handles_(std::move(handles)) {
+                       std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                       audit::AuditChain chain)
+      : options_(options),
+        db_(std::move(db)),
+        handles_(std::move(handles)),
+        chain_(std::move(chain)) {
     // handles_[0] is the default column family; ours follow in Cf order.
     cfs_.assign(handles_.begin() + 1, handles_.end());
     writer_ = std::thread([this] { WriterLoop(); });
@@ -720,6 +767,23 @@ class RocksDbReferralStore final : public ReferralStore {
     return FromRocks(s, "backup");
   }
 
+  absl::StatusOr<Page<v1::AuditEntry>> QueryAudit(const AuditFilter& filter,
+                                                  const std::string& position,
+                                                  int limit) override {
+    absl::ReaderMutexLock lock(&db_mu_);
+    FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
+    rocksdb::ManagedSnapshot snapshot(db_.get());
+    return audit::Query(db_.get(), AuditHandles(cfs_), snapshot.snapshot(),
+                        filter, position, limit);
+  }
+
+  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit() override {
+    absl::ReaderMutexLock lock(&db_mu_);
+    FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
+    rocksdb::ManagedSnapshot snapshot(db_.get());
+    return audit::Verify(db_.get(), AuditHandles(cfs_), snapshot.snapshot());
+  }
+
   bool healthy() const override {
     return healthy_.load(std::memory_order_acquire);
   }
@@ -838,7 +902,7 @@ class RocksDbReferralStore final : public ReferralStore {
         TxnImpl txn(db_.get(), cfs_, &overlay);
         absl::Status s = p.mutation ? p.mutation(txn) : absl::OkStatus();
         if (s.ok()) s = txn.error();
-        if (s.ok()) txn.ApplyTo(&overlay, &batch);
+        if (s.ok()) txn.ApplyTo(&overlay, &batch, &chain_);
         results[i] = std::move(s);
         p.mutation = nullptr;  // release captures before the fsync
       }
@@ -895,6 +959,10 @@ class RocksDbReferralStore final : public ReferralStore {
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> healthy_{true};
 
+  // The audit trail's head. Used only by the writer thread (and by Open
+  // before the writer starts).
+  audit::AuditChain chain_;
+
   // Serialises backups.
   absl::Mutex backup_mu_;
 
@@ -945,6 +1013,15 @@ absl::Status ReferralStore::CommitAndWait(Mutation mutation) {
   });
   done.WaitForNotification();
   return result;
+}
+
+void ReferralStore::AppendAudit(v1::AuditEntry entry, Done done) {
+  Commit(
+      [entry = std::move(entry)](Txn& txn) mutable {
+        txn.AppendAudit(std::move(entry));
+        return absl::OkStatus();
+      },
+      std::move(done));
 }
 
 absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(
@@ -1013,8 +1090,16 @@ absl::StatusOr<std::unique_ptr<ReferralStore>> ReferralStore::Open(
     close_handles();
     return FromRocks(s, "schema version");
   }
-  return std::unique_ptr<ReferralStore>(
-      new RocksDbReferralStore(options, std::move(db), std::move(handles)));
+  std::vector<rocksdb::ColumnFamilyHandle*> ours(handles.begin() + 1,
+                                                 handles.end());
+  absl::StatusOr<audit::AuditChain> chain =
+      audit::AuditChain::Load(db.get(), AuditHandles(ours), options.clock);
+  if (!chain.ok()) {
+    close_handles();
+    return chain.status();
+  }
+  return std::unique_ptr<ReferralStore>(new RocksDbReferralStore(
+      options, std::move(db), std::move(handles), *std::move(chain)));
 }
 
 absl::Status RestoreReferralStore(const std::string& backup_dir,

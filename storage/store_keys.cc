@@ -156,4 +156,17 @@ bool DecodeIdempotency(absl::string_view value, std::string* payload_hash,
   return true;
 }
 
+std::string AuditKey(uint64_t seq) { return U64(seq); }
+
+// The same layout as an event's prefix: the value, then '\0'.
+std::string AuditIndexPrefix(absl::string_view value) {
+  return EventPrefix(value);
+}
+
+std::string AuditIndexKey(absl::string_view value, uint64_t seq) {
+  std::string k = AuditIndexPrefix(value);
+  AppendU64(&k, seq);
+  return k;
+}
+
 }  // namespace frontdoor::storage::keys

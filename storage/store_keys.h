@@ -2,22 +2,29 @@
 // storage/; exposed in a header so tests can check the orderings.
 //
 // Every integer in a key is 8 bytes big-endian, so byte order is numeric
-// order. Ids, service ids and NHS numbers never contain '\0' (PutReferral
-// refuses them), so '\0' terminates a variable-length part and a prefix ends
-// just before the byte '\x01' in its place.
+// order. Ids, service ids, NHS numbers and principals never contain '\0'
+// (PutReferral and AppendAudit refuse them), so '\0' terminates a
+// variable-length part and a prefix ends just before the byte '\x01' in its
+// place.
 //
-//   referrals    id                                          -> ReferralRecord
-//   events       id '\0' seq                                 -> ReferralEvent
-//   idempotency  request_id                                  ->
-//   EncodeIdempotency() worklist     scope due_seconds id -> WorklistEntry
+//   referrals    id                                  -> ReferralRecord
+//   events       id '\0' seq                         -> ReferralEvent
+//   idempotency  request_id                          -> EncodeIdempotency()
+//   worklist     scope due_seconds id                -> WorklistEntry
 //                scope = 'p' pathway-byte | 's' service_id '\0'
 //                due_seconds = UINT64_MAX when there is no due time (last)
-//   by_nhs       nhs '\0' (UINT64_MAX - received_micros) id  -> ""   newest
-//   first by_time      (UINT64_MAX - received_micros) id           -> "" newest
-//   first sla          next_sla_check_micros id                    -> "" active
-//   only awaiting     received_micros id                          -> ""
-//   AWAITING_TRIAGE only capacity     service_id -> ServiceState meta name ->
-//   value (schema version, count)
+//   by_nhs       nhs '\0' (UINT64_MAX - received_micros) id  -> ""
+//                newest first
+//   by_time      (UINT64_MAX - received_micros) id   -> ""  newest first
+//   sla          next_sla_check_micros id            -> ""  active only
+//   awaiting     received_micros id                  -> ""
+//                AWAITING_TRIAGE only
+//   capacity     service_id                          -> ServiceState
+//   meta         name                  -> value (schema version, count)
+//   audit               seq                          -> AuditEntry (hash set)
+//   audit_by_nhs        nhs_number '\0' seq          -> ""
+//   audit_by_principal  principal '\0' seq           -> ""
+//   audit_by_referral   referral_id '\0' seq         -> ""
 
 #ifndef FRONTDOOR_STORAGE_STORE_KEYS_H_
 #define FRONTDOOR_STORAGE_STORE_KEYS_H_
@@ -76,6 +83,12 @@ std::string EncodeIdempotency(absl::string_view payload_hash,
                               absl::string_view referral_id);
 bool DecodeIdempotency(absl::string_view value, std::string* payload_hash,
                        std::string* referral_id);
+
+// Audit entries are keyed by their seq alone; the indexes by the indexed
+// value then the seq, so one value's entries are in seq order.
+std::string AuditKey(uint64_t seq);
+std::string AuditIndexPrefix(absl::string_view value);
+std::string AuditIndexKey(absl::string_view value, uint64_t seq);
 
 }  // namespace frontdoor::storage::keys
 

@@ -54,8 +54,9 @@ absl::StatusOr<v1::BackupResponse> BackupStore(storage::ReferralStore* store,
   return DescribeLatestBackup(dir);
 }
 
-AdminServiceImpl::AdminServiceImpl(storage::ReferralStore* store)
-    : store_(store) {}
+AdminServiceImpl::AdminServiceImpl(storage::ReferralStore* store,
+                                   const auth::Authorizer* authorizer)
+    : store_(store), authorizer_(authorizer) {}
 
 AdminServiceImpl::~AdminServiceImpl() {
   std::list<Job> jobs;
@@ -81,6 +82,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
     grpc::CallbackServerContext* ctx, const v1::BackupRequest* request,
     v1::BackupResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!auth::AdmitUnary(*authorizer_, ctx, reactor,
+                        "/frontdoor.v1.AdminService/Backup")) {
+    return reactor;
+  }
   const std::string dir = request->dir();
   if (dir.empty()) {
     reactor->Finish(

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/admin_service.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "storage/referral_store.h"
 
 namespace frontdoor::admin {
@@ -32,11 +33,14 @@ absl::StatusOr<v1::BackupResponse> DescribeLatestBackup(const std::string& dir);
 // finishing the call from there. Backups of one store are serialised by the
 // store.
 //
-// Thread-safe. `store` must outlive the service; the destructor waits for
+// Callers need the admin role (services/auth/permissions.cc).
+//
+// Thread-safe. `store` and `authorizer` must outlive the service; the destructor waits for
 // backups still running.
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  explicit AdminServiceImpl(storage::ReferralStore* store);
+  AdminServiceImpl(storage::ReferralStore* store,
+                   const auth::Authorizer* authorizer);
   ~AdminServiceImpl() override;
 
   AdminServiceImpl(const AdminServiceImpl&) = delete;
@@ -56,6 +60,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::ReferralStore* const store_;
+  const auth::Authorizer* const authorizer_;
   absl::Mutex mu_;
   std::list<Job> jobs_ ABSL_GUARDED_BY(mu_);
 };

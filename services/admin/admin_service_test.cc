@@ -1,5 +1,6 @@
 #include "services/admin/admin_service.h"
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/test_util.h"
 #include "storage/referral_store.h"
 #include "storage/store_test_util.h"
@@ -45,7 +47,8 @@ class AdminServiceTest : public ::testing::Test {
       }),
                   IsOk());
     }
-    service_ = std::make_unique<AdminServiceImpl>(store_.get());
+    service_ =
+        std::make_unique<AdminServiceImpl>(store_.get(), ids_.authorizer());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -53,10 +56,14 @@ class AdminServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::AdminService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                            grpc::InsecureChannelCredentials()));
+    address_ = "127.0.0.1:" + std::to_string(port);
+    stub_ = v1::AdminService::NewStub(ids_.Channel(address_, v1::ROLE_ADMIN));
   }
+
+  frontdoor::testing::TempDir ids_dir_;
+  frontdoor::testing::TestIdentities ids_ =
+      frontdoor::testing::TestIdentities::Create(ids_dir_.path());
+  std::string address_;
 
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();
@@ -143,6 +150,22 @@ TEST(DescribeLatestBackupTest, EmptyDirIsNotFound) {
   TempDir tmp;
   EXPECT_THAT(DescribeLatestBackup(tmp.Sub("none")),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+
+TEST_F(AdminServiceTest, OnlyAdminsMayBackUp) {
+  v1::BackupRequest req;
+  req.set_dir(tmp_.path() + "/denied");
+  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_AUDITOR,
+                        v1::ROLE_REFERRER, v1::ROLE_SERVICE}) {
+    auto stub = v1::AdminService::NewStub(ids_.Channel(address_, role));
+    grpc::ClientContext ctx;
+    v1::BackupResponse resp;
+    EXPECT_EQ(stub->Backup(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << v1::Role_Name(role);
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() + "/denied"));
 }
 
 }  // namespace

@@ -40,6 +40,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "services/admin/admin_service.h"
+#include "services/auth/client.h"
+#include "services/cli/token_command.h"
 #include "services/common/grpc_status.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
@@ -93,7 +95,11 @@ Options of the commands that talk to the server:
   --server=HOST:PORT  default $FRONTDOOR_SERVER, else 127.0.0.1:50051
   --json              machine output: protobuf JSON with proto field names
   --timeout=DURATION  per call: 10s (the default), 500ms, 2m, ...
-  --actor=NAME        who makes a change (default $USER)
+  --token_file=FILE   file holding your bearer token (default
+                      $FRONTDOOR_TOKEN_FILE, else the token in
+                      $FRONTDOOR_TOKEN); 'frontdoor admin token create'
+  --tls_ca=PEM        talk TLS, trusting this CA for the server
+  --tls_cert=PEM --tls_key=PEM   client certificate (mTLS)
 
 Run 'frontdoor <command> --help' for a command's arguments.
 Exit status: 0 success, 1 failure (an error from the server, an invalid
@@ -103,7 +109,9 @@ referral, ...), 2 usage errors.
 constexpr absl::string_view kCommonHelp =
     R"(
 Common options: --server=HOST:PORT (default $FRONTDOOR_SERVER, else
-127.0.0.1:50051), --json, --timeout=DURATION (default 10s).
+127.0.0.1:50051), --json, --timeout=DURATION (default 10s),
+--token_file=FILE (default $FRONTDOOR_TOKEN_FILE or $FRONTDOOR_TOKEN),
+--tls_ca=PEM [--tls_cert=PEM --tls_key=PEM].
 )";
 
 struct Verb;
@@ -405,9 +413,7 @@ const std::vector<std::string>& ReferralFlagNames() {
 class Connection {
  public:
   explicit Connection(const CommonOptions& opts)
-      : opts_(opts),
-        channel_(grpc::CreateChannel(opts.server,
-                                     grpc::InsecureChannelCredentials())) {}
+      : opts_(opts), channel_(OpenChannel(opts, grpc::ChannelArguments())) {}
 
   void Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
     ctx->set_deadline(std::chrono::system_clock::now() +
@@ -1152,6 +1158,9 @@ Commands:
                      With --data, the store in DATA_DIR (the server's
                      --data_dir; the store is DATA_DIR/referrals) is opened
                      directly: only when no server has it open.
+  token create|list|revoke --tokens_file=FILE ...
+                     the callers the server knows and their bearer tokens
+                     ('frontdoor admin token --help')
   restore BACKUP_DIR DATA_DIR [--force]
                      restore the latest backup in BACKUP_DIR as the store of
                      DATA_DIR (DATA_DIR/referrals), with frontdoor-server
@@ -1209,11 +1218,9 @@ int AdminUsage(const Io& io, absl::string_view command,
 
 int AdminBackup(const std::vector<std::string>& args, const Io& io,
                 const ClientEnv& env) {
-  absl::StatusOr<ParsedArgs> a = ParseFlags(args, 2,
-                                            {{"--server", Kind::kValue},
-                                             {"--timeout", Kind::kValue},
-                                             {"--json", Kind::kBool},
-                                             {"--data", Kind::kValue}});
+  std::vector<FlagSpec> flags = ConnectionFlags();
+  flags.push_back({"--data", Kind::kValue});
+  absl::StatusOr<ParsedArgs> a = ParseFlags(args, 2, flags);
   if (!a.ok()) return AdminUsage(io, "admin backup", a.status().message());
   if (a->help) {
     io.out << kAdminUsage;
@@ -1379,6 +1386,7 @@ int Admin(const std::vector<std::string>& args, const Io& io,
   }
   if (command == "backup") return AdminBackup(args, io, env);
   if (command == "restore") return AdminRestore(args, io);
+  if (command == "token") return RunTokenCommand(args, io, absl::Now());
   io.err << "frontdoor admin: unknown command '" << command << "'\n\n"
          << kAdminUsage;
   return kExitUsage;
@@ -1584,9 +1592,7 @@ Which service a referral with this outcome would be sent to, and why.
 
 int RunVerb(const Verb& verb, const std::vector<std::string>& args,
             const Io& io, const ClientEnv& env) {
-  std::vector<FlagSpec> flags = {{"--server", Kind::kValue},
-                                 {"--timeout", Kind::kValue},
-                                 {"--json", Kind::kBool}};
+  std::vector<FlagSpec> flags = ConnectionFlags();
   if (verb.changes) flags.push_back({"--actor", Kind::kValue});
   flags.insert(flags.end(), verb.flags.begin(), verb.flags.end());
   ParsedArgs none;
@@ -1617,6 +1623,10 @@ ClientEnv ClientEnv::FromProcess() {
   ClientEnv env;
   if (const char* s = std::getenv("FRONTDOOR_SERVER"); s != nullptr)
     env.server = s;
+  if (const char* t = std::getenv("FRONTDOOR_TOKEN"); t != nullptr)
+    env.token = t;
+  if (const char* f = std::getenv("FRONTDOOR_TOKEN_FILE"); f != nullptr)
+    env.token_file = f;
   for (const char* name : {"USER", "LOGNAME"}) {
     if (const char* u = std::getenv(name); u != nullptr && *u != '\0') {
       env.user = u;
@@ -1775,7 +1785,40 @@ absl::StatusOr<CommonOptions> ResolveCommonOptions(const ParsedArgs& args,
   }
   opts.json = args.Has("--json");
   opts.actor = args.Get("--actor", env.user);
+  const std::string token_file = args.Get("--token_file", env.token_file);
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = auth::ReadSmallFile(token_file);
+    if (!token.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token_file: ", token.status().message()));
+    }
+    opts.token = std::string(absl::StripAsciiWhitespace(*token));
+  } else {
+    opts.token = std::string(absl::StripAsciiWhitespace(env.token));
+  }
+  auth::ClientTlsFiles tls{args.Get("--tls_ca"), args.Get("--tls_cert"),
+                           args.Get("--tls_key")};
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      auth::ClientCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  opts.credentials = *std::move(credentials);
   return opts;
+}
+
+std::vector<FlagSpec> ConnectionFlags() {
+  return {{"--server", Kind::kValue},   {"--timeout", Kind::kValue},
+          {"--json", Kind::kBool},      {"--token_file", Kind::kValue},
+          {"--tls_ca", Kind::kValue},   {"--tls_cert", Kind::kValue},
+          {"--tls_key", Kind::kValue}};
+}
+
+std::shared_ptr<grpc::Channel> OpenChannel(const CommonOptions& opts,
+                                           const grpc::ChannelArguments& args) {
+  return auth::CreateChannelWithToken(
+      opts.server,
+      opts.credentials != nullptr ? opts.credentials
+                                  : grpc::InsecureChannelCredentials(),
+      args, opts.token);
 }
 
 std::string ShortName(const EnumDescriptor* type, int value) {

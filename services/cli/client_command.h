@@ -26,6 +26,9 @@
 #include "frontdoor/v1/referral_service.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "services/cli/rules_command.h"
 
 namespace frontdoor::cli {
@@ -35,6 +38,8 @@ namespace frontdoor::cli {
 struct ClientEnv {
   std::string server;  // $FRONTDOOR_SERVER; "" means 127.0.0.1:50051
   std::string user;    // $USER: the default --actor
+  std::string token;       // $FRONTDOOR_TOKEN: the bearer token
+  std::string token_file;  // $FRONTDOOR_TOKEN_FILE: a file holding it
   static ClientEnv FromProcess();
 };
 
@@ -89,12 +94,26 @@ struct CommonOptions {
   absl::Duration timeout = absl::Seconds(10);
   bool json = false;
   std::string actor;
+  std::string token;  // bearer token sent with every call ("" for none)
+  // Plaintext, or TLS (and mTLS) from --tls_ca, --tls_cert, --tls_key.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
-// --server (else env.server, else kDefaultServer), --timeout, --json and
-// --actor (else env.user). INVALID_ARGUMENT naming the flag.
+// The connection flags every verb that talks to the server accepts:
+// --server, --timeout, --json, --token_file, --tls_ca, --tls_cert,
+// --tls_key.
+std::vector<FlagSpec> ConnectionFlags();
+
+// --server (else env.server, else kDefaultServer), --timeout, --json,
+// --actor (else env.user), the token (--token_file, else
+// $FRONTDOOR_TOKEN_FILE, else $FRONTDOOR_TOKEN) and TLS files.
+// INVALID_ARGUMENT naming the flag (or file) that is wrong.
 absl::StatusOr<CommonOptions> ResolveCommonOptions(const ParsedArgs& args,
                                                    const ClientEnv& env);
+
+// A channel to opts.server with its credentials and token.
+std::shared_ptr<grpc::Channel> OpenChannel(const CommonOptions& opts,
+                                           const grpc::ChannelArguments& args);
 
 // "10s", "500ms", "2m", "1m30s", or a plain number of seconds ("2.5");
 // positive.

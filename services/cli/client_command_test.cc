@@ -30,6 +30,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/admin/admin_service.h"
+#include "services/auth/test_identities.h"
 #include "services/common/log.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
@@ -881,6 +882,7 @@ class ClientEndToEndTest : public ::testing::Test {
     options.rules_dir = "triage-rules/community-spa";
     options.directory_file = "triage-rules/directory.yaml";
     options.shutdown_grace = absl::Seconds(1);
+    options.tokens_file = frontdoor::testing::TestIdentities::Shared().file();
     auto started = server::FrontdoorServer::Start(options);
     ASSERT_THAT(started, IsOk());
     server_ = started->release();
@@ -893,10 +895,19 @@ class ClientEndToEndTest : public ::testing::Test {
     tmp_ = nullptr;
   }
 
-  ClientEnv Env() const { return ClientEnv{server_->grpc_address(), "alice"}; }
+  // By default a clinician (test-clinician): submits, reads, works and
+  // overrides referrals.
+  ClientEnv Env(v1::Role role = v1::ROLE_CLINICIAN) const {
+    ClientEnv env{server_->grpc_address(), "alice"};
+    env.token = frontdoor::testing::TestIdentities::Shared().token(role);
+    return env;
+  }
 
   CliResult Cli(std::vector<std::string> args, const std::string& in = "") {
     return RunArgs(args, Env(), in);
+  }
+  CliResult CliAs(v1::Role role, std::vector<std::string> args) {
+    return RunArgs(args, Env(role), "");
   }
 
   // Submits a fall referral (clinical review: missing head injury data)
@@ -950,12 +961,12 @@ TEST_F(ClientEndToEndTest, SubmitGetWorklistAcceptClose) {
 
   r = Cli({"get", lower});
   ASSERT_EQ(r.code, kExitOk) << r;
-  EXPECT_THAT(r.out,
-              AllOf(HasSubstr(absl::StrCat("Reference   ", id)),
-                    HasSubstr("TRIAGED (version 1)"),
-                    HasSubstr("Pathway     CLINICAL_REVIEW"),
-                    HasSubstr("Submitted   by alice"), HasSubstr("Events (2)"),
-                    HasSubstr("SUBMITTED"), HasSubstr("RECEIVED -> TRIAGED")));
+  EXPECT_THAT(r.out, AllOf(HasSubstr(absl::StrCat("Reference   ", id)),
+                           HasSubstr("TRIAGED (version 1)"),
+                           HasSubstr("Pathway     CLINICAL_REVIEW"),
+                           HasSubstr("Submitted   by test-clinician"),
+                           HasSubstr("Events (2)"), HasSubstr("SUBMITTED"),
+                           HasSubstr("RECEIVED -> TRIAGED")));
 
   r = Cli({"get", id, "--json"});
   ASSERT_EQ(r.code, kExitOk) << r;
@@ -964,12 +975,13 @@ TEST_F(ClientEndToEndTest, SubmitGetWorklistAcceptClose) {
 
   r = Cli({"worklist", "--pathway=clinical-review"});
   ASSERT_EQ(r.code, kExitOk) << r;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("Worklist CLINICAL_REVIEW: "),
-                           ContainsRegex(absl::StrCat(
-                               // Check characters include $ and *.
-                               absl::StrReplaceAll(id, {{"$", "\\$"}, {"*", "\\*"}}),
-                               " +WITHIN_1H +TRIAGED +.* (GMT|BST) +"
-                               "[0-9]h[0-9]{2}m +FALL +MISSING DATA"))));
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr("Worklist CLINICAL_REVIEW: "),
+                    ContainsRegex(absl::StrCat(
+                        // Check characters include $ and *.
+                        absl::StrReplaceAll(id, {{"$", "\\$"}, {"*", "\\*"}}),
+                        " +WITHIN_1H +TRIAGED +.* (GMT|BST) +"
+                        "[0-9]h[0-9]{2}m +FALL +MISSING DATA"))));
 
   // Accept with --version.
   r = Cli({"accept", id, "--version=1"});
@@ -988,7 +1000,8 @@ TEST_F(ClientEndToEndTest, SubmitGetWorklistAcceptClose) {
 
   // Accept without --version: the current one is fetched, and said so.
   const std::string second = SubmitFall();
-  r = Cli({"accept", second, "--actor=bob"});
+  // --actor is not who the server records: the token is.
+  r = CliAs(v1::ROLE_CALL_HANDLER, {"accept", second, "--actor=bob"});
   ASSERT_EQ(r.code, kExitOk) << r;
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat(
                          "no --version given: using the current version 1 of ",
@@ -1002,8 +1015,9 @@ TEST_F(ClientEndToEndTest, SubmitGetWorklistAcceptClose) {
 
   r = Cli({"events", second});
   ASSERT_EQ(r.code, kExitOk) << r;
-  EXPECT_THAT(r.out,
-              ContainsRegex("3 +.* +ACCEPTED +TRIAGED -> ACCEPTED +bob"));
+  EXPECT_THAT(
+      r.out,
+      ContainsRegex("3 +.* +ACCEPTED +TRIAGED -> ACCEPTED +test-call-handler"));
 
   // An unknown reference.
   r = Cli({"get", FormatReference(123456789)});
@@ -1072,10 +1086,14 @@ TEST_F(ClientEndToEndTest, DirectoryCapacityMatch) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("ID "), HasSubstr("OPEN NOW"),
                            ContainsRegex("\nucr +")));
   r = Cli({"capacity", "ucr", "amber", "--minutes=30"});
+  EXPECT_EQ(r.code, kExitFindings) << r;  // a clinician may not
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  r = CliAs(v1::ROLE_SERVICE_MANAGER,
+            {"capacity", "ucr", "amber", "--minutes=30"});
   ASSERT_EQ(r.code, kExitOk) << r;
   EXPECT_THAT(r.out, AllOf(HasSubstr("capacity AMBER until"),
-                           HasSubstr("set by alice")));
-  r = Cli({"capacity", "no-such-service", "RED"});
+                           HasSubstr("set by test-service-manager")));
+  r = CliAs(v1::ROLE_SERVICE_MANAGER, {"capacity", "no-such-service", "RED"});
   EXPECT_EQ(r.code, kExitFindings) << r;
   EXPECT_THAT(r.err, HasSubstr("frontdoor: NOT_FOUND: "));
   r = Cli({"match", "--pathway=acute", "--urgency=immediate", "--postcode=LS6",
@@ -1134,7 +1152,7 @@ TEST_F(ClientEndToEndTest, WatchJsonLines) {
 TEST_F(ClientEndToEndTest, AdminBackupThroughTheRunningServer) {
   SubmitFall();
   const std::string backups = tmp_->Sub("backups");
-  CliResult r = Cli({"admin", "backup", backups});
+  CliResult r = CliAs(v1::ROLE_ADMIN, {"admin", "backup", backups});
   ASSERT_EQ(r.code, kExitOk) << r;
   EXPECT_THAT(r.out, HasSubstr(absl::StrCat("written to ", backups)));
   // The server has the store open: going around it is refused.
@@ -1169,7 +1187,9 @@ TEST(AdminCommandTest, BackupThroughTheServerThenRestoreOffline) {
     }),
                 IsOk());
   }
-  admin::AdminServiceImpl service(store->get());
+  frontdoor::testing::TestIdentities ids =
+      frontdoor::testing::TestIdentities::Shared();
+  admin::AdminServiceImpl service(store->get(), ids.authorizer());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -1177,7 +1197,8 @@ TEST(AdminCommandTest, BackupThroughTheServerThenRestoreOffline) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  const ClientEnv env{absl::StrCat("127.0.0.1:", port), "alice"};
+  ClientEnv env{absl::StrCat("127.0.0.1:", port), "alice"};
+  env.token = ids.token(v1::ROLE_ADMIN);
 
   const std::string backups = tmp.Sub("backups");
   CliResult r = RunArgs({"admin", "backup", backups}, env);

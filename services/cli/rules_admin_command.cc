@@ -169,8 +169,7 @@ class Client {
   explicit Client(const CommonOptions& opts) : opts_(opts) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxResponseBytes);
-    channel_ = grpc::CreateCustomChannel(
-        opts.server, grpc::InsecureChannelCredentials(), args);
+    channel_ = OpenChannel(opts, args);
     stub_ = v1::RuleSetService::NewStub(channel_);
   }
 
@@ -797,9 +796,7 @@ int RunRulesAdmin(const std::vector<std::string>& args, const Io& io,
     io.err << kUsage;
     return kExitUsage;
   }
-  std::vector<FlagSpec> flags = {{"--server", Kind::kValue},
-                                 {"--timeout", Kind::kValue},
-                                 {"--json", Kind::kBool}};
+  std::vector<FlagSpec> flags = ConnectionFlags();
   if (verb->changes) flags.push_back({"--actor", Kind::kValue});
   flags.insert(flags.end(), verb->flags.begin(), verb->flags.end());
   absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, 2, flags);

@@ -10,9 +10,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/proto_time.h"
 #include "services/common/test_util.h"
 #include "services/rulesets/rule_set_test_util.h"
@@ -49,6 +50,7 @@ class RulesAdminTest : public ::testing::Test {
     o.roles = *server::ParseRoles(roles_);
     o.watch_rules = false;
     o.shutdown_grace = absl::Seconds(1);
+    o.tokens_file = frontdoor::testing::TestIdentities::Shared().file();
     FRONTDOOR_ASSERT_OK_AND_ASSIGN(server_, server::FrontdoorServer::Start(o));
     v1_ = server_->rule_set_holder()->Get()->version();
   }
@@ -63,6 +65,10 @@ class RulesAdminTest : public ::testing::Test {
     std::ostringstream err;
     ClientEnv env;
     env.user = user;
+    // alice and bob are two safety officers (the server records their
+    // principals, test-safety-officer and test-safety-officer-2).
+    env.token = frontdoor::testing::TestIdentities::Shared().token(
+        v1::ROLE_SAFETY_OFFICER, user == "bob" ? 2 : 1);
     Result r;
     r.code = RunRulesAdmin(args, Io{in, out, err}, env);
     r.out = out.str();
@@ -128,9 +134,11 @@ TEST_F(RulesAdminTest, ProposeApproveActivateRollback) {
 
   r = Run({"active"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr(v2), HasSubstr("ACTIVE"),
-                           HasSubstr("by carol"), HasSubstr("abc123"),
-                           HasSubstr("R77 review done"), HasSubstr("ok")));
+  EXPECT_THAT(
+      r.out,
+      AllOf(HasSubstr(v2), HasSubstr("ACTIVE"), HasSubstr("activated   "),
+            HasSubstr("by test-safety-officer\n"), HasSubstr("abc123"),
+            HasSubstr("R77 review done"), HasSubstr("ok")));
 
   r = Run({"diff", v1_.substr(0, 8), v2_short});
   ASSERT_EQ(r.code, kExitOk) << r.err;
@@ -151,7 +159,7 @@ TEST_F(RulesAdminTest, ProposeApproveActivateRollback) {
   r = Run({"show", v1_.substr(0, 8)});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_THAT(r.out,
-              AllOf(HasSubstr("rolled_back"), HasSubstr("dave"),
+              AllOf(HasSubstr("rolled_back"), HasSubstr("test-safety-officer"),
                     HasSubstr("queue flooded"), HasSubstr("superseded")));
 }
 
@@ -272,13 +280,15 @@ class RulesReplayTest : public RulesAdminTest {
     std::ostringstream out;
     std::ostringstream err;
     ClientEnv env{server_->grpc_address(), "alice"};
-    const int code = RunCli(
-        {"submit", "--json", "--problem=ACUTE_DETERIORATION",
-         "--nhs=9434765919", "--dob=1950-03-01", "--postcode=LS1",
-         "--referrer=GP", "--rr=22", "--spo2=95", "--o2=no", "--sbp=105",
-         "--pulse=115", "--consciousness=A", "--temp=38.5",
-         "--phone=01632 960000"},
-        Io{in, out, err}, env);
+    env.token =
+        frontdoor::testing::TestIdentities::Shared().token(v1::ROLE_CLINICIAN);
+    const int code =
+        RunCli({"submit", "--json", "--problem=ACUTE_DETERIORATION",
+                "--nhs=9434765919", "--dob=1950-03-01", "--postcode=LS1",
+                "--referrer=GP", "--rr=22", "--spo2=95", "--o2=no", "--sbp=105",
+                "--pulse=115", "--consciousness=A", "--temp=38.5",
+                "--phone=01632 960000"},
+               Io{in, out, err}, env);
     EXPECT_EQ(code, kExitOk) << err.str();
     v1::SubmitReferralResponse response;
     EXPECT_TRUE(
@@ -335,8 +345,7 @@ TEST_F(RulesReplayTest, ReplayNamesTheDowngradeAndShadowCounts) {
            "--after=2000-01-01T00:00:00Z", "--limit=2"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   v1::ReplayReport report;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(r.out, &report).ok())
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &report).ok())
       << r.out;
   EXPECT_EQ(report.referrals(), 2);
   EXPECT_EQ(report.downgrades(), 2);
@@ -365,10 +374,9 @@ TEST_F(RulesReplayTest, ReplayNamesTheDowngradeAndShadowCounts) {
   EXPECT_GE(shadow.evaluated(), 1);
   r = Run({"shadow", "report"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("evaluated   1"),
-                           HasSubstr("downgrades  1"),
-                           HasSubstr("RECENT DIFFERENCES"),
-                           HasSubstr("DOWNGRADE ")));
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr("evaluated   1"), HasSubstr("downgrades  1"),
+                    HasSubstr("RECENT DIFFERENCES"), HasSubstr("DOWNGRADE ")));
   r = Run({"shadow", "stop"});
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_THAT(r.out, HasSubstr("stopped shadowing"));
@@ -379,8 +387,8 @@ TEST_F(RulesReplayTest, ReplayNamesTheDowngradeAndShadowCounts) {
   EXPECT_EQ(Run({"shadow", "pause"}).code, kExitUsage);
 }
 
-v1::ReplayChange Change(const std::string& id, v1::Urgency from,
-                        v1::Urgency to, bool downgrade) {
+v1::ReplayChange Change(const std::string& id, v1::Urgency from, v1::Urgency to,
+                        bool downgrade) {
   v1::ReplayChange c;
   c.set_referral_id(id);
   c.set_from_pathway(v1::PATHWAY_ACUTE);
@@ -414,15 +422,14 @@ TEST(RulesAdminFormatTest, ReplayReportListsDowngradesBeforeUpgrades) {
   row->add_sample_referrals("DOWN-1");
   report.add_rows_never_hit("primary_care/r77_medication_supply");
   const std::string text = FormatReplayReport(report);
-  EXPECT_THAT(text,
-              AllOf(HasSubstr("candidate bbbbbbbbbbbb against active "
-                              "aaaaaaaaaaaa"),
-                    HasSubstr("referrals replayed  1,000,000"),
-                    HasSubstr("2.0 s, 500,000 referrals/s"),
-                    HasSubstr("news2_response/r11_news2_7_plus -> "
-                              "news2_response/r30_news2_5_or_more"),
-                    HasSubstr("primary_care/r77_medication_supply"),
-                    HasSubstr("will need --acknowledge-downgrades")));
+  EXPECT_THAT(text, AllOf(HasSubstr("candidate bbbbbbbbbbbb against active "
+                                    "aaaaaaaaaaaa"),
+                          HasSubstr("referrals replayed  1,000,000"),
+                          HasSubstr("2.0 s, 500,000 referrals/s"),
+                          HasSubstr("news2_response/r11_news2_7_plus -> "
+                                    "news2_response/r30_news2_5_or_more"),
+                          HasSubstr("primary_care/r77_medication_supply"),
+                          HasSubstr("will need --acknowledge-downgrades")));
   const size_t downgrades = text.find("DOWNGRADES (1)");
   const size_t down = text.find("DOWN-1");
   const size_t upgrades = text.find("UPGRADES AND OTHER CHANGES (1)");
@@ -483,8 +490,7 @@ TEST(RulesAdminFormatTest, TransitionMatrixAligns) {
 }
 
 TEST(RulesAdminFormatTest, ReplayProgressBar) {
-  EXPECT_EQ(FormatReplayProgress(0, 1000000),
-            "[............] 0% 0/1,000,000");
+  EXPECT_EQ(FormatReplayProgress(0, 1000000), "[............] 0% 0/1,000,000");
   EXPECT_EQ(FormatReplayProgress(580000, 1000000),
             "[#######.....] 58% 580,000/1,000,000");
   EXPECT_EQ(FormatReplayProgress(1000000, 1000000),
@@ -508,11 +514,10 @@ TEST(RulesAdminFormatTest, ShadowReportDowngradesFirst) {
   *report.add_recent() =
       Change("DOWN-1", v1::URGENCY_IMMEDIATE, v1::URGENCY_WITHIN_1H, true);
   const std::string text = FormatShadowReport(report);
-  EXPECT_THAT(text, AllOf(HasSubstr("evaluated   40"),
-                          HasSubstr("differed    2"),
-                          HasSubstr("downgrades  1"), HasSubstr("dropped     0"),
-                          HasSubstr("since       -"),
-                          HasSubstr("DOWNGRADE  DOWN-1")));
+  EXPECT_THAT(
+      text, AllOf(HasSubstr("evaluated   40"), HasSubstr("differed    2"),
+                  HasSubstr("downgrades  1"), HasSubstr("dropped     0"),
+                  HasSubstr("since       -"), HasSubstr("DOWNGRADE  DOWN-1")));
   EXPECT_LT(text.find("DOWN-1"), text.find("UP-1"));
   report.clear_recent();
   EXPECT_THAT(FormatShadowReport(report), HasSubstr("no differences so far"));

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "frontdoor/v1/directory_service.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/directory/directory.h"
 
 namespace frontdoor::directory {
@@ -15,11 +16,14 @@ namespace frontdoor::directory {
 // the reads are CPU-only; SetCapacity waits for the capacity store's write
 // when there is one (a rare call by service managers).
 //
-// Thread-safe.
+// Every call is authorised first (services/auth/permissions.cc).
+//
+// Thread-safe. The authorizer must outlive the service.
 class DirectoryServiceImpl final
     : public v1::DirectoryService::CallbackService {
  public:
-  explicit DirectoryServiceImpl(std::shared_ptr<Directory> directory);
+  DirectoryServiceImpl(std::shared_ptr<Directory> directory,
+                       const auth::Authorizer* authorizer);
 
   grpc::ServerUnaryReactor* ListServices(
       grpc::CallbackServerContext* ctx, const v1::ListServicesRequest* request,
@@ -35,12 +39,18 @@ class DirectoryServiceImpl final
                                          v1::ServiceMatch* response) override;
 
  private:
+  absl::Status Authorize(const grpc::ServerContextBase& ctx,
+                         absl::string_view method) const {
+    return authorizer_->Authorize(ctx, method).status;
+  }
+
   const std::shared_ptr<Directory> directory_;
+  const auth::Authorizer* const authorizer_;
 };
 
 // The service to register with a grpc::ServerBuilder.
 std::unique_ptr<DirectoryServiceImpl> NewDirectoryService(
-    std::shared_ptr<Directory> directory);
+    std::shared_ptr<Directory> directory, const auth::Authorizer* authorizer);
 
 }  // namespace frontdoor::directory
 

@@ -13,9 +13,11 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/clock.h"
 #include "services/common/grpc_status.h"
 #include "services/common/proto_time.h"
+#include "services/common/temp_dir.h"
 #include "services/common/test_util.h"
 
 namespace frontdoor::directory {
@@ -35,7 +37,8 @@ class DirectoryServiceTest : public ::testing::Test {
   void SetUp() override {
     auto d = Directory::Open(kDefaultFile, {&clock_, nullptr});
     ASSERT_THAT(d, IsOk());
-    service_ = NewDirectoryService(std::shared_ptr<Directory>(*std::move(d)));
+    service_ = NewDirectoryService(std::shared_ptr<Directory>(*std::move(d)),
+                                   ids_.authorizer());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -44,9 +47,15 @@ class DirectoryServiceTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::DirectoryService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    address_ = absl::StrCat("127.0.0.1:", port);
+    // Service managers may read and set capacity.
+    stub_ = v1::DirectoryService::NewStub(
+        ids_.Channel(address_, v1::ROLE_SERVICE_MANAGER));
   }
+  frontdoor::testing::TempDir ids_dir_;
+  frontdoor::testing::TestIdentities ids_ =
+      frontdoor::testing::TestIdentities::Create(ids_dir_.path());
+  std::string address_;
   void TearDown() override {
     if (server_) server_->Shutdown();
   }
@@ -140,7 +149,7 @@ TEST_F(DirectoryServiceTest, SetCapacityChangesTheMatchUntilItExpires) {
   EXPECT_EQ(st.capacity(), v1::CAPACITY_RED);
   EXPECT_EQ(FromProtoTime(st.capacity_expires_at()),
             kWed1000 + absl::Minutes(30));
-  EXPECT_EQ(st.capacity_set_by(), "ucr coordinator");
+  EXPECT_EQ(st.capacity_set_by(), "test-service-manager");
 
   ASSERT_THAT(Match(UcrRequest(), &m), IsOk());
   EXPECT_EQ(m.service_id(), "clinical-review-hub");

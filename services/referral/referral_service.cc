@@ -101,12 +101,14 @@ std::string NewId() {
 ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
                                          ChannelProvider triage_channel,
                                          ChannelProvider directory_channel, Clock* clock,
-                                         Metrics* metrics, Options options)
+                                         Metrics* metrics,
+                                         const auth::Authorizer* authorizer, Options options)
     : store_(store),
       triage_channel_(std::move(triage_channel)),
       directory_channel_(std::move(directory_channel)),
       clock_(clock),
       metrics_(metrics),
+      authorizer_(authorizer),
       options_(options) {
   if (metrics_ != nullptr) {
     metrics_->Declare("frontdoor_referrals_submitted_total", Metrics::Type::kCounter,
@@ -152,6 +154,70 @@ void ReferralServiceImpl::Commit(storage::ReferralStore::Mutation mutation,
   store_->Commit(std::move(mutation), std::move(done));
 }
 
+std::optional<auth::Principal> ReferralServiceImpl::Admit(grpc::CallbackServerContext* ctx,
+                                                         grpc::ServerUnaryReactor* reactor,
+                                                         absl::string_view method,
+                                                         const std::string& referral_id) {
+  auth::AuthResult r =
+      authorizer_->Authorize(*ctx, absl::StrCat("/frontdoor.v1.ReferralService/", method));
+  if (r.ok()) return std::move(r.principal);
+  if (r.principal.authenticated()) {
+    // Who tried to reach patient data they may not see is worth keeping.
+    FinishAudited(reactor, {AuditOf(r.principal, method, referral_id, nullptr, r.status.code())},
+                  r.status);
+  } else {
+    reactor->Finish(ToGrpcStatus(r.status));
+  }
+  return std::nullopt;
+}
+
+v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::string_view method,
+                                            const std::string& id,
+                                            const v1::ReferralRecord* record,
+                                            absl::StatusCode outcome) {
+  v1::AuditEntry e =
+      auth::AuditEntryFor(who, absl::StrCat("/frontdoor.v1.ReferralService/", method));
+  if (record != nullptr) {
+    e.set_referral_id(record->id());
+    e.set_nhs_number(record->referral().patient().nhs_number());
+  } else {
+    // As asked for; kept short and free of control characters.
+    std::string asked;
+    for (char c : id.substr(0, 64)) asked.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    e.set_referral_id(asked);
+  }
+  e.set_outcome(absl::StatusCodeToString(outcome));
+  return e;
+}
+
+void ReferralServiceImpl::FinishAudited(grpc::ServerUnaryReactor* reactor,
+                                        std::vector<v1::AuditEntry> entries,
+                                        absl::Status status) {
+  store_->Commit(
+      [entries = std::move(entries)](storage::Txn& txn) mutable {
+        for (v1::AuditEntry& e : entries) txn.AppendAudit(std::move(e));
+        return absl::OkStatus();
+      },
+      [reactor, status = std::move(status)](absl::Status audited) {
+        if (!audited.ok()) {
+          reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+              "the audit trail could not be written, so nothing is returned: ",
+              audited.message()))));
+        } else {
+          reactor->Finish(ToGrpcStatus(status));
+        }
+      });
+}
+
+absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who, const std::string& id,
+                                             const std::optional<v1::ReferralRecord>& record) {
+  if (!auth::SeesOnlyOwnReferrals(who.role)) return absl::OkStatus();
+  if (record.has_value() && record->submitted_by() == who.name) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("referral ", id,
+                   ": not one of your referrals (or no such referral)"));
+}
+
 // --- SubmitReferral -------------------------------------------------------------
 
 struct ReferralServiceImpl::SubmitCall {
@@ -160,6 +226,7 @@ struct ReferralServiceImpl::SubmitCall {
   v1::SubmitReferralResponse* resp;
   grpc::ServerUnaryReactor* reactor;
   absl::Time now;
+  auth::Principal who;
   std::vector<std::string> warnings;
   v1::Referral referral;     // as stored: received_at set by the server
   std::string payload_hash;  // of the client's request (without received_at)
@@ -234,8 +301,12 @@ struct ReferralServiceImpl::SubmitCall {
       auto rec = txn.GetReferral((*idem)->referral_id);
       if (!rec.ok()) return rec.status();
       if (!rec->has_value()) return absl::InternalError("idempotency key without its referral");
+      // The fingerprint covers the submitter, so a replay is always the
+      // submitter's own; this is a second line of defence.
+      if (absl::Status st = CheckOwner(who, (*idem)->referral_id, *rec); !st.ok()) return st;
       *resp->mutable_record() = **rec;
       resp->set_replayed(true);
+      txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &**rec, absl::StatusCode::kOk));
       return absl::OkStatus();
     }
     v1::ReferralRecord rec;
@@ -250,11 +321,11 @@ struct ReferralServiceImpl::SubmitCall {
     *rec.mutable_received_at() = referral.received_at();
     *rec.mutable_updated_at() = ToProtoTime(now);
     rec.set_request_id(req->request_id());
-    rec.set_submitted_by(req->submitted_by());
+    rec.set_submitted_by(who.name);
     rec.set_version(1);
     std::vector<v1::ReferralEvent> events;
     rec.set_status(v1::REFERRAL_STATUS_RECEIVED);
-    v1::ReferralEvent submitted = NewEvent(&rec, v1::EVENT_TYPE_SUBMITTED, now, req->submitted_by());
+    v1::ReferralEvent submitted = NewEvent(&rec, v1::EVENT_TYPE_SUBMITTED, now, who.name);
     if (triaged) {
       ApplyDecision(decision, match, &rec);
       v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
@@ -327,6 +398,7 @@ struct ReferralServiceImpl::SubmitCall {
     txn.PutReferral(rec);
     for (const auto& e : events) txn.AppendEvent(e);
     txn.PutIdempotency(req->request_id(), {payload_hash, rec.id()});
+    txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &rec, absl::StatusCode::kOk));
     changed.emplace_back(std::nullopt, rec);
     *resp->mutable_record() = rec;
     return absl::OkStatus();
@@ -354,14 +426,22 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
     grpc::CallbackServerContext* ctx, const v1::SubmitReferralRequest* request,
     v1::SubmitReferralResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto* call = new SubmitCall{this, request, response, reactor, clock_->Now()};
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "SubmitReferral");
+  if (!who) return reactor;
+  auto* call = new SubmitCall{this, request, response, reactor, clock_->Now(), *std::move(who)};
   absl::Status st = ValidateSubmission(*request, call->now, &call->warnings);
   if (!st.ok()) {
     delete call;
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
   }
-  call->payload_hash = SubmissionFingerprint(*request);
+  {
+    // The submitter is the authenticated caller; the fingerprint covers it,
+    // so one caller's request_id can never replay another's referral.
+    v1::SubmitReferralRequest mine = *request;
+    mine.set_submitted_by(call->who.name);
+    call->payload_hash = SubmissionFingerprint(mine);
+  }
   call->referral = request->referral();
   *call->referral.mutable_received_at() = ToProtoTime(call->now);
   call->Start();
@@ -374,6 +454,8 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
                                                            const v1::GetReferralRequest* request,
                                                            v1::ReferralRecord* response) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "GetReferral", request->id());
+  if (!who) return reactor;
   auto id = ParseId(request->id(), "id");
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
@@ -382,12 +464,16 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
   auto rec = store_->GetReferral(*id);
   if (!rec.ok()) {
     reactor->Finish(ToGrpcStatus(rec.status()));
+  } else if (absl::Status st = CheckOwner(*who, *id, *rec); !st.ok()) {
+    const v1::ReferralRecord* found = rec->has_value() ? &**rec : nullptr;
+    FinishAudited(reactor, {AuditOf(*who, "GetReferral", *id, found, st.code())}, st);
   } else if (!rec->has_value()) {
     reactor->Finish(ToGrpcStatus(NotFound(*id)));
   } else {
     *response = std::move(**rec);
     UpdateSla(clock_->Now(), response);
-    reactor->Finish(grpc::Status::OK);
+    FinishAudited(reactor, {AuditOf(*who, "GetReferral", *id, response, absl::StatusCode::kOk)},
+                  absl::OkStatus());
   }
   return reactor;
 }
@@ -396,13 +482,24 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferralEvents(
     grpc::CallbackServerContext* ctx, const v1::ListReferralEventsRequest* request,
     v1::ListReferralEventsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "ListReferralEvents", request->id());
+  if (!who) return reactor;
   auto id = ParseId(request->id(), "id");
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
     return reactor;
   }
   auto rec = store_->GetReferral(*id);
-  if (rec.ok() && !rec->has_value()) {
+  if (!rec.ok()) {
+    reactor->Finish(ToGrpcStatus(rec.status()));
+    return reactor;
+  }
+  if (absl::Status st = CheckOwner(*who, *id, *rec); !st.ok()) {
+    const v1::ReferralRecord* found = rec->has_value() ? &**rec : nullptr;
+    FinishAudited(reactor, {AuditOf(*who, "ListReferralEvents", *id, found, st.code())}, st);
+    return reactor;
+  }
+  if (!rec->has_value()) {
     reactor->Finish(ToGrpcStatus(NotFound(*id)));
     return reactor;
   }
@@ -412,7 +509,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferralEvents(
     return reactor;
   }
   for (auto& e : *events) *response->add_events() = std::move(e);
-  reactor->Finish(grpc::Status::OK);
+  FinishAudited(reactor,
+                {AuditOf(*who, "ListReferralEvents", *id, &**rec, absl::StatusCode::kOk)},
+                absl::OkStatus());
   return reactor;
 }
 
@@ -420,6 +519,8 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
     grpc::CallbackServerContext* ctx, const v1::ListReferralsRequest* request,
     v1::ListReferralsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "ListReferrals");
+  if (!who) return reactor;
   auto finish = [&](const absl::Status& st) {
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
@@ -431,6 +532,15 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
   v1::ListReferralsRequest query = *request;
   query.clear_page_token();
   query.clear_page_size();
+  if (auth::SeesOnlyOwnReferrals(who->role)) {
+    if (!request->submitted_by().empty() && request->submitted_by() != who->name) {
+      return finish(absl::PermissionDeniedError(
+          "submitted_by: you may list only the referrals you submitted"));
+    }
+    // Bound into the page token too: a token from one referrer's query is
+    // no use to another.
+    query.set_submitted_by(who->name);
+  }
   auto position = DecodePageToken(query, request->page_token());
   if (!position.ok()) return finish(position.status());
   storage::ReferralFilter f;
@@ -441,21 +551,30 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
   if (request->has_received_after()) f.received_after = FromProtoTime(request->received_after());
   if (request->has_received_before()) f.received_before = FromProtoTime(request->received_before());
   f.breached_only = request->breached_only();
+  f.submitted_by = query.submitted_by();
   auto page = store_->ListReferrals(f, *position, limit, kMaxScan);
   if (!page.ok()) return finish(page.status());
   absl::Time now = clock_->Now();
+  // One entry per record returned, so a search shows up against each
+  // patient it revealed; an empty page still records that the search ran.
+  std::vector<v1::AuditEntry> audit;
   for (auto& r : page->items) {
     UpdateSla(now, &r);
+    audit.push_back(AuditOf(*who, "ListReferrals", "", &r, absl::StatusCode::kOk));
     *response->add_referrals() = std::move(r);
   }
+  if (audit.empty()) audit.push_back(AuditOf(*who, "ListReferrals", "", nullptr, absl::StatusCode::kOk));
   response->set_next_page_token(EncodePageToken(query, page->next_position));
-  return finish(absl::OkStatus());
+  FinishAudited(reactor, std::move(audit), absl::OkStatus());
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::GetWorklist(grpc::CallbackServerContext* ctx,
                                                            const v1::GetWorklistRequest* request,
                                                            v1::GetWorklistResponse* response) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "GetWorklist");
+  if (!who) return reactor;
   auto finish = [&](const absl::Status& st) {
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
@@ -480,7 +599,17 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetWorklist(grpc::CallbackServerC
     *response->add_entries() = std::move(e);
   }
   response->set_next_page_token(EncodePageToken(query, page->next_position));
-  return finish(absl::OkStatus());
+  // Worklist entries carry no patient identifiers (reference, problem,
+  // urgency and times), so one entry records the view of the list.
+  v1::AuditEntry entry = AuditOf(*who, "GetWorklist", "", nullptr, absl::StatusCode::kOk);
+  if (entry.reason().empty()) {
+    entry.set_reason(absl::StrCat(
+        request->service_id().empty() ? v1::Pathway_Name(request->pathway())
+                                      : "service " + request->service_id(),
+        ": ", response->entries_size(), " entries"));
+  }
+  FinishAudited(reactor, {std::move(entry)}, absl::OkStatus());
+  return reactor;
 }
 
 // --- changes ----------------------------------------------------------------------
@@ -492,6 +621,8 @@ struct ReferralServiceImpl::ChangeCall {
   v1::ReferralRecord* response;
   std::string id;
   absl::Time now;
+  auth::Principal who;
+  const char* method;  // TransitionReferral or OverrideTriage, for the audit
   std::function<absl::Status(v1::ReferralRecord*, v1::ReferralEvent*)> apply;
   std::string metric_status;
   std::optional<v1::ReferralRecord> before;
@@ -516,6 +647,7 @@ struct ReferralServiceImpl::ChangeCall {
           if (!st.ok()) return st;
           txn.PutReferral(r);
           txn.AppendEvent(e);
+          txn.AppendAudit(AuditOf(who, method, id, &r, absl::StatusCode::kOk));
           *response = r;
           return absl::OkStatus();
         },
@@ -541,29 +673,35 @@ struct ReferralServiceImpl::ChangeCall {
 
 ReferralServiceImpl::ChangeCall* ReferralServiceImpl::StartChange(grpc::ServerUnaryReactor* reactor,
                                                                 const std::string& id,
-                                                                v1::ReferralRecord* response) {
+                                                                v1::ReferralRecord* response,
+                                                                auth::Principal who) {
   auto canonical = ParseId(id, "id");
   if (!canonical.ok()) {
     reactor->Finish(ToGrpcStatus(canonical.status()));
     return nullptr;
   }
-  return new ChangeCall{this, reactor, response, *canonical, clock_->Now()};
+  return new ChangeCall{this, reactor, response, *canonical, clock_->Now(), std::move(who), ""};
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::TransitionReferral(
     grpc::CallbackServerContext* ctx, const v1::TransitionReferralRequest* request,
     v1::ReferralRecord* response) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "TransitionReferral", request->id());
+  if (!who) return reactor;
   if (!request->actor().empty()) {
     if (auto st = ValidateText(request->actor(), "actor", 200); !st.ok()) {
       reactor->Finish(ToGrpcStatus(st));
       return reactor;
     }
   }
-  ChangeCall* call = StartChange(reactor, request->id(), response);
+  ChangeCall* call = StartChange(reactor, request->id(), response, *std::move(who));
   if (call == nullptr) return reactor;
+  call->method = "TransitionReferral";
   call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
-    return ApplyTransition(*request, call->now, call->service.service().name(), r, e);
+    v1::TransitionReferralRequest mine = *request;
+    mine.set_actor(call->who.name);
+    return ApplyTransition(mine, call->now, call->service.service().name(), r, e);
   };
   if (request->action_case() != v1::TransitionReferralRequest::kRedirect) {
     call->Store();
@@ -598,14 +736,19 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::OverrideTriage(
     grpc::CallbackServerContext* ctx, const v1::OverrideTriageRequest* request,
     v1::ReferralRecord* response) {
   auto* reactor = ctx->DefaultReactor();
-  ChangeCall* call = StartChange(reactor, request->id(), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "OverrideTriage", request->id());
+  if (!who) return reactor;
+  ChangeCall* call = StartChange(reactor, request->id(), response, *std::move(who));
   if (call == nullptr) return reactor;
+  call->method = "OverrideTriage";
   call->apply = [call, request](v1::ReferralRecord* r, v1::ReferralEvent* e) {
     int minutes = -1;
     for (const auto& t : call->info.targets()) {
       if (t.urgency() == request->urgency()) minutes = t.minutes();
     }
-    return ApplyOverride(*request, call->now, minutes, r, e);
+    v1::OverrideTriageRequest mine = *request;
+    mine.set_clinician(call->who.name);
+    return ApplyOverride(mine, call->now, minutes, r, e);
   };
   v1::TriageService::Stub* stub = triage();
   if (stub == nullptr) {
@@ -630,9 +773,15 @@ namespace {
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
                            public WorklistHub::Subscriber {
  public:
+  // `refused`: the caller's authorisation failed; the call ends with it.
   WatchReactor(WorklistHub* hub, storage::ReferralStore* store, Clock* clock,
-               const v1::WatchWorklistRequest& request)
+               const v1::WatchWorklistRequest& request, const absl::Status& refused)
       : hub_(hub), pathway_(request.pathway()), service_id_(request.service_id()) {
+    if (!refused.ok()) {
+      finished_ = true;
+      Finish(ToGrpcStatus(refused));
+      return;
+    }
     const bool by_pathway = pathway_ != v1::PATHWAY_UNSPECIFIED;
     if (by_pathway == !service_id_.empty() || !v1::Pathway_IsValid(pathway_)) {
       finished_ = true;
@@ -735,7 +884,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
 
 grpc::ServerWriteReactor<v1::WorklistUpdate>* ReferralServiceImpl::WatchWorklist(
     grpc::CallbackServerContext* ctx, const v1::WatchWorklistRequest* request) {
-  return new WatchReactor(&hub_, store_, clock_, *request);
+  auth::AuthResult who =
+      authorizer_->Authorize(*ctx, "/frontdoor.v1.ReferralService/WatchWorklist");
+  if (who.ok()) {
+    // Like GetWorklist, the stream carries no patient identifiers: the
+    // subscription is recorded once. It is not held back for the entry's
+    // fsync (a stream has no single reply to hold).
+    v1::AuditEntry entry =
+        AuditOf(who.principal, "WatchWorklist", "", nullptr, absl::StatusCode::kOk);
+    entry.set_reason(request->service_id().empty() ? v1::Pathway_Name(request->pathway())
+                                                   : "service " + request->service_id());
+    store_->AppendAudit(std::move(entry), [](absl::Status) {});
+  }
+  return new WatchReactor(&hub_, store_, clock_, *request, who.status);
 }
 
 // --- background -----------------------------------------------------------------------

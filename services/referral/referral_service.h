@@ -14,6 +14,7 @@
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "services/auth/authorizer.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 #include "services/referral/worklist_hub.h"
@@ -33,7 +34,14 @@ namespace frontdoor::referral {
 // stored and acknowledged as AWAITING_TRIAGE on the clinical review worklist,
 // and the background sweeper triages it as soon as it can.
 //
-// Thread-safe. The store, clock and metrics must outlive the service.
+// Every call is authorised first (services/auth/permissions.cc). Referrers
+// see only the referrals they submitted: for them a referral that is not
+// theirs and one that does not exist get the same PERMISSION_DENIED, so the
+// answer never reveals whether a record exists. Changes are recorded as
+// made by the authenticated caller, whatever the request names.
+//
+// Thread-safe. The store, clock, metrics and authorizer must outlive the
+// service.
 class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
  public:
   using ChannelProvider = std::function<std::shared_ptr<grpc::Channel>()>;
@@ -53,7 +61,7 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
 
   ReferralServiceImpl(storage::ReferralStore* store, ChannelProvider triage_channel,
                       ChannelProvider directory_channel, Clock* clock, Metrics* metrics,
-                      Options options);
+                      const auth::Authorizer* authorizer, Options options);
   ~ReferralServiceImpl() override;
 
   // Starts and stops the background sweeper thread.
@@ -99,7 +107,28 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   // Starts a change to the referral `id` (a reference in any spelling);
   // null when `id` is malformed, in which case the call is finished.
   ChangeCall* StartChange(grpc::ServerUnaryReactor* reactor, const std::string& id,
-                          v1::ReferralRecord* response);
+                          v1::ReferralRecord* response, auth::Principal who);
+  // Authorises a unary call to `method` (its name within ReferralService);
+  // on refusal finishes `reactor` (a refused caller who is known is audited,
+  // with `referral_id`, the id asked for) and returns nullopt.
+  std::optional<auth::Principal> Admit(grpc::CallbackServerContext* ctx,
+                                       grpc::ServerUnaryReactor* reactor,
+                                       absl::string_view method,
+                                       const std::string& referral_id = "");
+  // An audit entry for `who` calling `method` about `record` (or the id
+  // asked for when there is no record).
+  static v1::AuditEntry AuditOf(const auth::Principal& who, absl::string_view method,
+                                const std::string& id, const v1::ReferralRecord* record,
+                                absl::StatusCode outcome);
+  // Appends `entries` to the audit trail and, once they are durable,
+  // finishes `reactor` with `status`. If the audit write fails the call
+  // fails with that error instead: no patient data leaves without its entry.
+  void FinishAudited(grpc::ServerUnaryReactor* reactor, std::vector<v1::AuditEntry> entries,
+                     absl::Status status);
+  // For callers limited to their own referrals: PERMISSION_DENIED unless
+  // `record` exists and was submitted by `who` (the same answer for both).
+  static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
+                                 const std::optional<v1::ReferralRecord>& record);
   v1::TriageService::Stub* triage();
   v1::DirectoryService::Stub* directory();
   void Commit(storage::ReferralStore::Mutation mutation,
@@ -111,6 +140,7 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   const ChannelProvider directory_channel_;
   Clock* const clock_;
   Metrics* const metrics_;
+  const auth::Authorizer* const authorizer_;
   const Options options_;
   WorklistHub hub_;
 

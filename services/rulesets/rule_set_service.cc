@@ -27,8 +27,12 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, absl::StatusOr<T> result,
 
 }  // namespace
 
-RuleSetServiceImpl::RuleSetServiceImpl(RuleSetManager* manager, Options options)
-    : manager_(manager), options_(std::move(options)) {
+RuleSetServiceImpl::RuleSetServiceImpl(RuleSetManager* manager,
+                                       const auth::Authorizer* authorizer,
+                                       Options options)
+    : manager_(manager),
+      authorizer_(authorizer),
+      options_(std::move(options)) {
   const int n = std::max(1, options_.workers);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkLoop(); });
 }
@@ -53,6 +57,14 @@ RuleSetServiceImpl::~RuleSetServiceImpl() {
     replays.swap(replays_);
   }
   for (ReplayJob& job : replays) job.thread.join();
+}
+
+std::optional<auth::Principal> RuleSetServiceImpl::Admit(
+    grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+    absl::string_view method) const {
+  return auth::AdmitUnary(
+      *authorizer_, ctx, reactor,
+      absl::StrCat("/frontdoor.v1.RuleSetService/", method));
 }
 
 void RuleSetServiceImpl::Post(std::function<void()> fn) {
@@ -83,6 +95,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::ListVersions(
     const v1::ListRuleSetVersionsRequest* request,
     v1::ListRuleSetVersionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "ListVersions")) return reactor;
   FinishWith(reactor, manager_->ListVersions(*request), response);
   return reactor;
 }
@@ -91,6 +104,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::GetVersion(
     grpc::CallbackServerContext* ctx,
     const v1::GetRuleSetVersionRequest* request, v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "GetVersion")) return reactor;
   FinishWith(reactor, manager_->GetVersion(*request), response);
   return reactor;
 }
@@ -99,6 +113,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::GetActive(
     grpc::CallbackServerContext* ctx,
     const v1::GetActiveRuleSetRequest* request, v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "GetActive")) return reactor;
   FinishWith(reactor, manager_->GetActive(), response);
   return reactor;
 }
@@ -107,6 +122,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Validate(
     grpc::CallbackServerContext* ctx, const v1::ValidateRuleSetRequest* request,
     v1::ValidationReport* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "Validate")) return reactor;
   Post([this, reactor, request, response] {
     FinishWith(reactor, manager_->Validate(*request), response);
   });
@@ -117,8 +133,14 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Propose(
     grpc::CallbackServerContext* ctx, const v1::ProposeRuleSetRequest* request,
     v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Post([this, reactor, request, response] {
-    FinishWith(reactor, manager_->Propose(*request), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "Propose");
+  if (!who) return reactor;
+  // The authenticated caller is who made the change, whatever the request
+  // says.
+  Post([this, reactor, request, response, name = who->name] {
+    auto req = *request;
+    req.set_author(name);
+    FinishWith(reactor, manager_->Propose(req), response);
   });
   return reactor;
 }
@@ -127,8 +149,14 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Approve(
     grpc::CallbackServerContext* ctx, const v1::ApproveRuleSetRequest* request,
     v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Post([this, reactor, request, response] {
-    FinishWith(reactor, manager_->Approve(*request), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "Approve");
+  if (!who) return reactor;
+  // The authenticated caller is who made the change, whatever the request
+  // says.
+  Post([this, reactor, request, response, name = who->name] {
+    auto req = *request;
+    req.set_approver(name);
+    FinishWith(reactor, manager_->Approve(req), response);
   });
   return reactor;
 }
@@ -137,8 +165,14 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Activate(
     grpc::CallbackServerContext* ctx, const v1::ActivateRuleSetRequest* request,
     v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Post([this, reactor, request, response] {
-    FinishWith(reactor, manager_->Activate(*request), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "Activate");
+  if (!who) return reactor;
+  // The authenticated caller is who made the change, whatever the request
+  // says.
+  Post([this, reactor, request, response, name = who->name] {
+    auto req = *request;
+    req.set_actor(name);
+    FinishWith(reactor, manager_->Activate(req), response);
   });
   return reactor;
 }
@@ -147,8 +181,14 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Rollback(
     grpc::CallbackServerContext* ctx, const v1::RollbackRuleSetRequest* request,
     v1::RuleSetVersion* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Post([this, reactor, request, response] {
-    FinishWith(reactor, manager_->Rollback(*request), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "Rollback");
+  if (!who) return reactor;
+  // The authenticated caller is who made the change, whatever the request
+  // says.
+  Post([this, reactor, request, response, name = who->name] {
+    auto req = *request;
+    req.set_actor(name);
+    FinishWith(reactor, manager_->Rollback(req), response);
   });
   return reactor;
 }
@@ -157,6 +197,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::Diff(
     grpc::CallbackServerContext* ctx, const v1::DiffRuleSetsRequest* request,
     v1::RuleSetDiff* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "Diff")) return reactor;
   if (request->regions() && !options_.regions) {
     reactor->Finish(grpc::Status(
         grpc::StatusCode::UNIMPLEMENTED,
@@ -312,6 +353,12 @@ grpc::ServerWriteReactor<v1::ReplayProgress>* RuleSetServiceImpl::Replay(
     ReplayCall::Complete(shared, std::nullopt, s);
     return reactor;
   };
+  if (absl::Status st =
+          authorizer_->Authorize(*ctx, "/frontdoor.v1.RuleSetService/Replay")
+              .status;
+      !st.ok()) {
+    return fail(st);
+  }
   if (request->candidate_version().empty()) {
     return fail(absl::InvalidArgumentError("candidate_version: is required"));
   }
@@ -467,8 +514,14 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::SetShadow(
     grpc::CallbackServerContext* ctx, const v1::SetShadowRequest* request,
     v1::ShadowReport* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Post([this, reactor, request, response] {
-    FinishWith(reactor, SetShadowNow(*request), response);
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "SetShadow");
+  if (!who) return reactor;
+  // The authenticated caller is who made the change, whatever the request
+  // says.
+  Post([this, reactor, request, response, name = who->name] {
+    auto req = *request;
+    req.set_actor(name);
+    FinishWith(reactor, SetShadowNow(req), response);
   });
   return reactor;
 }
@@ -477,6 +530,7 @@ grpc::ServerUnaryReactor* RuleSetServiceImpl::GetShadowReport(
     grpc::CallbackServerContext* ctx, const v1::GetShadowReportRequest* request,
     v1::ShadowReport* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!Admit(ctx, reactor, "GetShadowReport")) return reactor;
   std::shared_ptr<ShadowEvaluator> shadow;
   {
     absl::MutexLock lock(&shadow_mu_);

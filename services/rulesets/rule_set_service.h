@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/rule_set_service.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/rulesets/replay.h"
 #include "services/rulesets/rule_set_manager.h"
 #include "services/rulesets/shadow.h"
@@ -73,8 +74,11 @@ class RuleSetServiceImpl final : public v1::RuleSetService::CallbackService {
     ShadowOptions shadow;
   };
 
-  // `manager` must outlive the service.
-  RuleSetServiceImpl(RuleSetManager* manager, Options options);
+  // Every call is authorised first (services/auth/permissions.cc); for
+  // changes, the authenticated caller is recorded as author, approver or
+  // actor. `manager` and `authorizer` must outlive the service.
+  RuleSetServiceImpl(RuleSetManager* manager,
+                     const auth::Authorizer* authorizer, Options options);
   // Stops shadow evaluation; waits for the calls running on the workers
   // and for replays (cancelled once the server has shut down).
   ~RuleSetServiceImpl() override;
@@ -121,6 +125,11 @@ class RuleSetServiceImpl final : public v1::RuleSetService::CallbackService {
       v1::ShadowReport* response) override;
 
  private:
+  // Authorises a unary call to `method` (its name within the service); on
+  // refusal finishes `reactor` and returns nullopt.
+  std::optional<auth::Principal> Admit(grpc::CallbackServerContext* ctx,
+                                       grpc::ServerUnaryReactor* reactor,
+                                       absl::string_view method) const;
   class ReplayCall;
 
   // Runs `fn` on a worker; it must finish the call.
@@ -133,6 +142,7 @@ class RuleSetServiceImpl final : public v1::RuleSetService::CallbackService {
   void ReapReplaysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(replay_mu_);
 
   RuleSetManager* const manager_;
+  const auth::Authorizer* const authorizer_;
   const Options options_;
 
   absl::Mutex mu_;

@@ -16,6 +16,8 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/client.h"
+#include "services/auth/identities.h"
 #include "services/common/grpc_status.h"
 #include "services/common/metrics.h"
 #include "services/common/test_util.h"
@@ -56,8 +58,9 @@ class RuleSetServiceTest : public ::testing::Test {
     manager_ =
         std::make_unique<RuleSetManager>(store_.get(), holder_.get(), options);
     FRONTDOOR_ASSERT_OK(manager_->Start(rules_dir_));
+    MakeIdentities();
     triage_ = std::make_unique<triage::TriageServiceImpl>(
-        holder_.get(), RealClock::Get(), &metrics_);
+        holder_.get(), RealClock::Get(), &metrics_, authorizer_.get());
     RuleSetServiceImpl::Options service_options;
     service_options.triage = triage_.get();
     service_options.replay_source =
@@ -67,8 +70,8 @@ class RuleSetServiceTest : public ::testing::Test {
     service_options.referral_count = [this] {
       return static_cast<int64_t>(records_.size());
     };
-    service_ =
-        std::make_unique<RuleSetServiceImpl>(manager_.get(), service_options);
+    service_ = std::make_unique<RuleSetServiceImpl>(
+        manager_.get(), authorizer_.get(), service_options);
 
     grpc::ServerBuilder builder;
     int port = 0;
@@ -79,8 +82,7 @@ class RuleSetServiceTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     address_ = absl::StrCat("127.0.0.1:", port);
-    channel_ =
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    channel_ = ChannelAs("carol");
     rulesets_ = v1::RuleSetService::NewStub(channel_);
     triage_stub_ = v1::TriageService::NewStub(channel_);
   }
@@ -93,13 +95,46 @@ class RuleSetServiceTest : public ::testing::Test {
   using Method = grpc::Status (v1::RuleSetService::Stub::*)(
       grpc::ClientContext*, const Req&, Resp*);
 
+  // Callers: alice, bob, carol and dave are safety officers (they may do
+  // everything), erin a rule author, frank a clinician.
+  void MakeIdentities() {
+    v1::IdentityFile file;
+    for (const auto& [name, role] :
+         std::vector<std::pair<std::string, v1::Role>>{
+             {"alice", v1::ROLE_SAFETY_OFFICER},
+             {"bob", v1::ROLE_SAFETY_OFFICER},
+             {"carol", v1::ROLE_SAFETY_OFFICER},
+             {"dave", v1::ROLE_SAFETY_OFFICER},
+             {"erin", v1::ROLE_RULE_AUTHOR},
+             {"frank", v1::ROLE_CLINICIAN}}) {
+      FRONTDOOR_ASSERT_OK_AND_ASSIGN(auth::NewToken t, auth::GenerateToken());
+      tokens_[name] = t.token;
+      v1::Identity* id = file.add_identities();
+      id->set_principal(name);
+      id->set_role(role);
+      id->set_token_sha256(t.sha256_hex);
+    }
+    identities_ = auth::IdentityStore::FromProto(file);
+    authorizer_ =
+        std::make_unique<auth::Authorizer>(identities_.get(), RealClock::Get());
+  }
+  std::shared_ptr<grpc::Channel> ChannelAs(
+      const std::string& name,
+      const grpc::ChannelArguments& args = grpc::ChannelArguments()) {
+    return auth::CreateChannelWithToken(
+        address_, grpc::InsecureChannelCredentials(), args, tokens_.at(name));
+  }
+
+  // Calls `method` as `as` (the caller the server records).
   template <typename Req, typename Resp>
-  absl::StatusOr<Resp> Call(Method<Req, Resp> method, const Req& req) {
+  absl::StatusOr<Resp> Call(Method<Req, Resp> method, const Req& req,
+                            const std::string& as = "carol") {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(30));
     Resp resp;
-    grpc::Status s = ((*rulesets_).*method)(&ctx, req, &resp);
+    auto stub = v1::RuleSetService::NewStub(ChannelAs(as));
+    grpc::Status s = ((*stub).*method)(&ctx, req, &resp);
     if (!s.ok()) return FromGrpcStatus(s);
     return resp;
   }
@@ -109,14 +144,14 @@ class RuleSetServiceTest : public ::testing::Test {
     v1::ProposeRuleSetRequest req;
     for (const v1::RuleFile& f : testing::FilesIn(dir)) *req.add_files() = f;
     req.set_author(author);
-    return Call(&v1::RuleSetService::Stub::Propose, req);
+    return Call(&v1::RuleSetService::Stub::Propose, req, author);
   }
   absl::StatusOr<v1::RuleSetVersion> Approve(const std::string& version,
                                              const std::string& approver) {
     v1::ApproveRuleSetRequest req;
     req.set_version(version);
     req.set_approver(approver);
-    return Call(&v1::RuleSetService::Stub::Approve, req);
+    return Call(&v1::RuleSetService::Stub::Approve, req, approver);
   }
   absl::StatusOr<v1::RuleSetVersion> Activate(const std::string& version) {
     v1::ActivateRuleSetRequest req;
@@ -130,7 +165,7 @@ class RuleSetServiceTest : public ::testing::Test {
     req.set_to_version(version);
     req.set_actor("dave");
     req.set_reason("back");
-    return Call(&v1::RuleSetService::Stub::Rollback, req);
+    return Call(&v1::RuleSetService::Stub::Rollback, req, "dave");
   }
 
   absl::StatusOr<v1::TriageDecision> Triage(const v1::Referral& referral) {
@@ -168,6 +203,9 @@ class RuleSetServiceTest : public ::testing::Test {
   std::unique_ptr<RuleSetServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::map<std::string, std::string> tokens_;  // principal -> bearer token
+  std::unique_ptr<auth::IdentityStore> identities_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RuleSetService::Stub> rulesets_;
   std::unique_ptr<v1::TriageService::Stub> triage_stub_;
@@ -288,8 +326,7 @@ TEST_F(RuleSetServiceTest, ActivationsUnderLoadFailNoCall) {
   for (int i = 0; i < 8; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.channel_id", i);  // distinct channels
-    stubs.push_back(v1::TriageService::NewStub(grpc::CreateCustomChannel(
-        address_, grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(v1::TriageService::NewStub(ChannelAs("carol", args)));
   }
   std::atomic<bool> stop{false};
   std::atomic<int64_t> calls{0};
@@ -493,6 +530,35 @@ TEST_F(RuleSetServiceTest, ShadowCountsDifferencesOnLiveTraffic) {
   EXPECT_THAT(Call(&v1::RuleSetService::Stub::GetShadowReport,
                    v1::GetShadowReportRequest()),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(RuleSetServiceTest, RolesAndTheRecordedCallerComeFromTheToken) {
+  const std::string dir = tmp_.Sub("v2");
+  testing::CopyDefaultRules(dir);
+  testing::MedicationWithin1H(dir);
+  v1::ProposeRuleSetRequest propose;
+  for (const v1::RuleFile& f : testing::FilesIn(dir)) *propose.add_files() = f;
+  propose.set_author("someone-else");  // the token decides, not this
+  EXPECT_EQ(Call(&v1::RuleSetService::Stub::Propose, propose, "frank")
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      v1::RuleSetVersion v,
+      Call(&v1::RuleSetService::Stub::Propose, propose, "erin"));
+  EXPECT_EQ(v.proposed_by(), "erin");
+  v1::ApproveRuleSetRequest approve;
+  approve.set_version(v.version());
+  approve.set_approver("bob");
+  // A rule author cannot approve, even someone else's proposal.
+  EXPECT_EQ(Call(&v1::RuleSetService::Stub::Approve, approve, "erin")
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  FRONTDOOR_ASSERT_OK_AND_ASSIGN(
+      v1::RuleSetVersion approved,
+      Call(&v1::RuleSetService::Stub::Approve, approve, "alice"));
+  EXPECT_EQ(approved.approved_by(), "alice");
 }
 
 }  // namespace

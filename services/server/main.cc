@@ -18,7 +18,9 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "services/auth/client.h"
 #include "services/common/log.h"
 #include "services/server/server.h"
 
@@ -50,6 +52,20 @@ ABSL_FLAG(std::string, directory_target, "",
           "this process");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(std::string, tokens_file, "",
+          "Identities file (tokens stored hashed, certificate names); "
+          "required. Create it with 'frontdoor admin token create'");
+ABSL_FLAG(std::string, service_token_file, "",
+          "File holding the bearer token this process sends to the other "
+          "roles (a ROLE_SERVICE identity in their tokens files); needed "
+          "only when roles run in separate processes");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC and HTTP over TLS (with "
+          "--tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: callers must present a client certificate signed by it "
+          "(mTLS)");
 ABSL_FLAG(std::string, log_level, "info",
           "Minimum log level: info, warn or error");
 
@@ -104,6 +120,20 @@ int main(int argc, char** argv) {
   options.triage_target = absl::GetFlag(FLAGS_triage_target);
   options.directory_target = absl::GetFlag(FLAGS_directory_target);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  if (const std::string f = absl::GetFlag(FLAGS_service_token_file);
+      !f.empty()) {
+    absl::StatusOr<std::string> token = frontdoor::auth::ReadSmallFile(f);
+    if (!token.ok()) {
+      std::cerr << "frontdoor-server: --service_token_file: "
+                << token.status().message() << "\n";
+      return kExitUsage;
+    }
+    options.service_token = std::string(absl::StripAsciiWhitespace(*token));
+  }
   if (options.shutdown_grace < absl::ZeroDuration()) {
     std::cerr << "frontdoor-server: --shutdown_grace must not be negative\n";
     return kExitUsage;

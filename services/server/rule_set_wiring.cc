@@ -96,7 +96,7 @@ absl::StatusOr<std::unique_ptr<RuleSetWiring>> RuleSetWiring::Start(
     };
   }
   w->service_ = std::make_unique<rulesets::RuleSetServiceImpl>(
-      w->manager_.get(), service_options);
+      w->manager_.get(), deps.authorizer, service_options);
 
   if (options.watch_rules) {
     rulesets::RuleSetManager* manager = w->manager_.get();

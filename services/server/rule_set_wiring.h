@@ -22,6 +22,9 @@ class Service;
 }  // namespace grpc
 
 namespace frontdoor {
+namespace auth {
+class Authorizer;
+}  // namespace auth
 namespace storage {
 class ReferralStore;
 class RuleSetStore;
@@ -49,6 +52,7 @@ class RuleSetWiring {
     std::function<storage::ReferralStore*()> referral_store;
     Clock* clock = nullptr;
     Metrics* metrics = nullptr;
+    const auth::Authorizer* authorizer = nullptr;  // required
   };
 
   // Opens the version store, reconciles it with the rule set in the holder

@@ -23,6 +23,7 @@
 #include "services/rulesets/rule_set_test_util.h"
 #include "services/server/server.h"
 #include "services/triage/rule_set_holder.h"
+#include "services/auth/test_identities.h"
 
 namespace frontdoor::server {
 namespace {
@@ -47,6 +48,7 @@ class RuleSetWiringTest : public ::testing::Test {
     o.roles = *ParseRoles("triage");
     o.rules_poll = absl::Milliseconds(20);
     o.shutdown_grace = absl::Seconds(1);
+    o.tokens_file = frontdoor::testing::TestIdentities::Shared().file();
     return o;
   }
 
@@ -56,8 +58,9 @@ class RuleSetWiringTest : public ::testing::Test {
         FrontdoorServer::Start(options);
     ASSERT_THAT(started, IsOk());
     server_ = *std::move(started);
-    auto channel = grpc::CreateChannel(server_->grpc_address(),
-                                       grpc::InsecureChannelCredentials());
+    // Safety officers may do everything with rule sets (and triage).
+    auto channel = frontdoor::testing::TestIdentities::Shared().Channel(
+        server_->grpc_address(), v1::ROLE_SAFETY_OFFICER);
     rulesets_ = v1::RuleSetService::NewStub(channel);
     triage_ = v1::TriageService::NewStub(channel);
   }
@@ -227,8 +230,8 @@ TEST_F(RuleSetWiringTest, ReplayReadsTheReferralStore) {
   options.roles = Roles::All();
   options.directory_file = "triage-rules/directory.yaml";
   StartServer(options);
-  auto channel = grpc::CreateChannel(server_->grpc_address(),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = frontdoor::testing::TestIdentities::Shared().Channel(
+      server_->grpc_address(), v1::ROLE_CLINICIAN);
   auto referrals = v1::ReferralService::NewStub(channel);
   // An empty store first: a report of nothing.
   const std::string v1 = Active();

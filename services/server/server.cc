@@ -19,6 +19,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "frontdoor/v1/admin_service.grpc.pb.h"
+#include "frontdoor/v1/audit.grpc.pb.h"
+#include "frontdoor/v1/auth.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
@@ -28,9 +30,15 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "httplib.h"
 #include "services/admin/admin_service.h"
+#include "services/audit/audit_service.h"
+#include "services/auth/auth_service.h"
+#include "services/auth/authorizer.h"
+#include "services/auth/client.h"
+#include "services/auth/identities.h"
 #include "services/common/log.h"
 #include "services/directory/directory.h"
 #include "services/directory/directory_service.h"
+#include "services/gateway/http_gateway.h"
 #include "services/portal/portal.h"
 #include "services/referral/referral_service.h"
 #include "services/server/rpc_metrics.h"
@@ -152,6 +160,38 @@ absl::StatusOr<Roles> ParseRoles(absl::string_view text) {
   return roles;
 }
 
+// Plaintext, TLS, or TLS requiring a client certificate from the given CA.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca needs --tls_cert and --tls_key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty())
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert = auth::ReadSmallFile(options.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = auth::ReadSmallFile(options.tls_key_file);
+  if (!key.ok()) return key.status();
+  pair.cert_chain = *std::move(cert);
+  pair.private_key = *std::move(key);
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca =
+        auth::ReadSmallFile(options.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 // Everything a running server owns. Members are destroyed in reverse order:
 // the gRPC server before the services registered on it, the services before
 // the store and rule set they use.
@@ -170,6 +210,12 @@ struct FrontdoorServer::State {
   std::unique_ptr<referral::ReferralServiceImpl> referral_service;
   std::unique_ptr<directory::DirectoryServiceImpl> directory_service;
   std::unique_ptr<admin::AdminServiceImpl> admin_service;
+  std::unique_ptr<audit::AuditServiceImpl> audit_service;  // referral role
+  // Authentication: constant after Start; outlive every service.
+  std::unique_ptr<auth::IdentityStore> identities;
+  std::unique_ptr<auth::Authorizer> authorizer;
+  std::unique_ptr<auth::AuthServiceImpl> auth_service;
+  std::string service_token;  // sent when this process's roles call others
   std::unique_ptr<RuleSetWiring> rule_sets;  // with the triage role
   std::vector<std::string> service_names;  // full names of hosted services
   std::string store_path;
@@ -184,6 +230,8 @@ struct FrontdoorServer::State {
   std::shared_ptr<grpc::Channel> triage_channel ABSL_GUARDED_BY(channel_mu);
   std::shared_ptr<grpc::Channel> directory_channel ABSL_GUARDED_BY(channel_mu);
 
+  // The JSON API under /api/; outlives `http`, whose handlers call it.
+  std::unique_ptr<gateway::HttpGateway> gateway;
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
   std::atomic<bool> http_done{false};  // listen_after_bind returned
@@ -267,15 +315,54 @@ struct FrontdoorServer::State {
   std::shared_ptr<grpc::Channel> InProcess() {
     absl::MutexLock lock(&server_mu);
     if (server == nullptr) return nullptr;
-    return server->InProcessChannel(grpc::ChannelArguments());
+    return server->experimental().InProcessChannelWithInterceptors(
+        grpc::ChannelArguments(), auth::BearerTokenInterceptors(service_token));
   }
 
-  static std::shared_ptr<grpc::Channel> Remote(const std::string& target) {
+  std::shared_ptr<grpc::Channel> Remote(const std::string& target) {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(kRemoteServiceConfig);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                     args);
+    return auth::CreateChannelWithToken(
+        target, grpc::InsecureChannelCredentials(), args, service_token);
+  }
+
+  // The identities file, and this process's own service identity.
+  absl::Status OpenIdentities() {
+    if (options.tokens_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tokens_file is required (create one with 'frontdoor admin token "
+          "create --tokens_file=FILE --role=admin --principal=NAME')");
+    }
+    absl::StatusOr<std::unique_ptr<auth::IdentityStore>> opened =
+        auth::IdentityStore::Open(options.tokens_file);
+    if (!opened.ok()) return opened.status();
+    identities = *std::move(opened);
+    service_token = options.service_token;
+    if (service_token.empty()) {
+      absl::StatusOr<auth::NewToken> token = auth::GenerateToken();
+      if (!token.ok()) return token.status();
+      service_token = token->token;
+    }
+    const std::string hash = auth::HashToken(service_token);
+    if (std::optional<v1::Identity> known = identities->FindByTokenHash(hash)) {
+      if (known->role() != v1::ROLE_SERVICE) {
+        return absl::InvalidArgumentError(
+            "--service_token_file: that token belongs to a principal whose "
+            "role is not ROLE_SERVICE");
+      }
+    } else {
+      v1::Identity self;
+      self.set_principal("frontdoor-server");
+      self.set_role(v1::ROLE_SERVICE);
+      self.set_token_sha256(hash);
+      if (absl::Status s = identities->AddInMemory(self); !s.ok()) return s;
+    }
+    authorizer = std::make_unique<auth::Authorizer>(identities.get(), clock);
+    auth_service = std::make_unique<auth::AuthServiceImpl>(authorizer.get());
+    log::Info("identities loaded", {{"tokens_file", options.tokens_file},
+                                    {"entries", identities->size()}});
+    return absl::OkStatus();
   }
 
   std::shared_ptr<grpc::Channel> TriageChannel() {
@@ -331,6 +418,7 @@ struct FrontdoorServer::State {
     storage::ReferralStore::Options store_options;
     store_options.path = store_path;
     store_options.env = options.store_env;
+    store_options.clock = clock;  // audit entry times
     absl::StatusOr<std::unique_ptr<storage::ReferralStore>> opened =
         storage::ReferralStore::Open(store_options);
     if (!opened.ok()) {
@@ -396,7 +484,26 @@ struct FrontdoorServer::State {
     absl::StatusOr<HostPort> hp =
         SplitHostPort(options.http_listen, "--http_listen");
     if (!hp.ok()) return hp.status();
-    http = std::make_unique<httplib::Server>();
+    // HTTPS whenever any TLS file is given (a missing one makes the server
+    // invalid, refused below), requiring client certificates with a CA.
+    if (!options.tls_cert_file.empty() || !options.tls_key_file.empty() ||
+        !options.tls_client_ca_file.empty()) {
+      http = std::make_unique<httplib::SSLServer>(
+          options.tls_cert_file.c_str(), options.tls_key_file.c_str(),
+          options.tls_client_ca_file.empty()
+              ? nullptr
+              : options.tls_client_ca_file.c_str());
+    } else {
+      http = std::make_unique<httplib::Server>();
+    }
+    if (!http->is_valid()) {
+      http.reset();
+      return absl::InvalidArgumentError(
+          "--tls_cert, --tls_key, --tls_client_ca: cannot load them for "
+          "HTTPS (PEM files; cert and key go together)");
+    }
+    // API calls wait for the services; httplib's default pool is small.
+    http->new_task_queue = [] { return new httplib::ThreadPool(16); };
     http->set_read_timeout(5, 0);
     http->set_write_timeout(5, 0);
     http->Get("/metrics",
@@ -410,6 +517,21 @@ struct FrontdoorServer::State {
       res.set_content(serving ? "SERVING\n" : "NOT_SERVING\n", "text/plain");
     });
     portal::RegisterPortal(*http);
+    // The gateway forwards each call with the HTTP caller's credentials
+    // only. Not InProcess(): that channel adds this process's service token
+    // to calls that carry none, which would let an anonymous HTTP caller act
+    // as ROLE_SERVICE. HTTP starts before gRPC, so the channel is made on
+    // first use.
+    gateway::HttpGatewayOptions gateway_options;
+    gateway_options.services = service_names;
+    gateway = std::make_unique<gateway::HttpGateway>(
+        [this]() -> std::shared_ptr<grpc::Channel> {
+          absl::MutexLock lock(&server_mu);
+          if (server == nullptr) return nullptr;
+          return server->InProcessChannel(grpc::ChannelArguments());
+        },
+        std::move(gateway_options));
+    gateway->Register(*http);
     int port = hp->port;
     if (port == 0) {
       port = http->bind_to_any_port(hp->host);
@@ -438,8 +560,10 @@ struct FrontdoorServer::State {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                             &port);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        GrpcServerCredentials(options);
+    if (!credentials.ok()) return credentials.status();
+    builder.AddListeningPort(options.listen, *credentials, &port);
     builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
     // gRPC sets SO_REUSEPORT by default, which would let a second server
     // bind the same port and silently share its traffic. Fail instead.
@@ -456,6 +580,8 @@ struct FrontdoorServer::State {
     if (directory_service != nullptr)
       builder.RegisterService(directory_service.get());
     if (admin_service != nullptr) builder.RegisterService(admin_service.get());
+    if (audit_service != nullptr) builder.RegisterService(audit_service.get());
+    builder.RegisterService(auth_service.get());
     if (rule_sets != nullptr) builder.RegisterService(rule_sets->service());
     {
       absl::MutexLock lock(&server_mu);
@@ -556,15 +682,16 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     return s;
   };
 
+  if (absl::Status s = st.OpenIdentities(); !s.ok()) return fail(s);
   // Load everything the selected roles need before listening.
   if (options.roles.triage) {
     if (absl::Status s = st.LoadRules(); !s.ok()) return fail(s);
     st.triage_service = std::make_unique<triage::TriageServiceImpl>(
-        st.rules.get(), st.clock, &st.metrics);
+        st.rules.get(), st.clock, &st.metrics, st.authorizer.get());
     st.service_names.push_back(v1::TriageService::service_full_name());
     RuleSetWiring::Deps deps{st.rules.get(), st.triage_service.get(),
                              [&st] { return st.store.get(); }, st.clock,
-                             &st.metrics};
+                             &st.metrics, st.authorizer.get()};
     if (absl::Status s =
             StartRuleSets(options, deps, &st.rule_sets, &st.service_names);
         !s.ok()) {
@@ -575,12 +702,14 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     if (absl::Status s = st.OpenStore(); !s.ok()) return fail(s);
     // Operations on the store (online backup) go with the store.
     st.admin_service =
-        std::make_unique<admin::AdminServiceImpl>(st.store.get());
+        std::make_unique<admin::AdminServiceImpl>(st.store.get(),
+                                                  st.authorizer.get());
     st.service_names.push_back(v1::AdminService::service_full_name());
   }
   if (options.roles.directory) {
     if (absl::Status s = st.LoadDirectory(); !s.ok()) return fail(s);
-    st.directory_service = directory::NewDirectoryService(st.directory);
+    st.directory_service =
+        directory::NewDirectoryService(st.directory, st.authorizer.get());
     st.service_names.push_back(v1::DirectoryService::service_full_name());
   }
   if (options.roles.referral) {
@@ -588,9 +717,17 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     st.referral_service = std::make_unique<referral::ReferralServiceImpl>(
         st.store.get(), [raw] { return raw->TriageChannel(); },
         [raw] { return raw->DirectoryChannel(); }, st.clock, &st.metrics,
-        referral::ReferralServiceImpl::Options());
+        st.authorizer.get(), referral::ReferralServiceImpl::Options());
     st.service_names.push_back(v1::ReferralService::service_full_name());
+    // The audit trail records the referral role's reads and writes.
+    st.audit_service =
+        std::make_unique<audit::AuditServiceImpl>(st.store.get());
+    st.service_names.push_back(v1::AuditService::service_full_name());
   }
+  st.service_names.push_back(v1::AuthService::service_full_name());
+  // A hosted RPC without a declared permission must not ship.
+  if (absl::Status s = auth::CheckDeclared(st.service_names); !s.ok())
+    return fail(s);
   st.DeclareMetrics();
 
   if (absl::Status s = st.StartHttp(&server->http_address_); !s.ok())
@@ -658,7 +795,7 @@ std::string FrontdoorServer::Banner() const {
                   "\n  try: frontdoor submit "
                   "examples/referrals/news2-7-acute-deterioration.json"
                   " --server=",
-                  grpc_address_);
+                  grpc_address_, " (with FRONTDOOR_TOKEN_FILE set)");
   if (!http_address_.empty()) {
     absl::StrAppend(&line, "\n       curl http://", http_address_, "/metrics");
   }

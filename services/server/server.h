@@ -70,6 +70,20 @@ struct ServerOptions {
   // Directory file (services, catchments, sessions), for the directory role.
   std::string directory_file = "triage-rules/directory.yaml";
   Roles roles = Roles::All();
+  // Authentication (services/auth): the identities file (tokens stored
+  // hashed, certificate names), required. Re-read when it changes.
+  std::string tokens_file;
+  // The bearer token this process sends when its roles call each other
+  // (a ROLE_SERVICE identity). Empty: a random one, known only in memory,
+  // which is enough when the roles share the process; separate processes
+  // need the same token, registered in their tokens files.
+  std::string service_token;
+  // TLS for the gRPC and HTTP listeners, when both are set (PEM files).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // With a client CA, callers must present a certificate signed by it
+  // (mTLS); its common name identifies them unless they also send a token.
+  std::string tls_client_ca_file;
   // host:port of TriageService / DirectoryService when that role is not in
   // this process (required then by the referral role).
   std::string triage_target;

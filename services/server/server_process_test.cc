@@ -27,6 +27,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 
 namespace {
 
@@ -169,7 +170,9 @@ class ServerProcessTest : public ::testing::Test {
   std::vector<std::string> Args(std::vector<std::string> extra) {
     std::vector<std::string> args = {
         "--listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
-        absl::StrCat("--data_dir=", dir_, "/data")};
+        absl::StrCat("--data_dir=", dir_, "/data"),
+        absl::StrCat("--tokens_file=",
+                     frontdoor::testing::TestIdentities::Shared().file())};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -213,7 +216,8 @@ TEST_F(ServerProcessTest, SigintWithAFlagfileExitsZero) {
   {
     std::ofstream f(flagfile);
     f << "--roles=triage\n--listen=127.0.0.1:0\n--http_listen=\n--log_level="
-         "warn\n";
+         "warn\n--tokens_file="
+      << frontdoor::testing::TestIdentities::Shared().file() << "\n";
   }
   ServerProcess server({absl::StrCat("--flagfile=", flagfile)},
                        StderrPath("stderr"));
@@ -236,7 +240,8 @@ TEST_F(ServerProcessTest, AcknowledgedReferralSurvivesAGracefulRestart) {
     const std::string address = GrpcAddress(server.ReadLine());
     ASSERT_FALSE(address.empty());
     auto stub = frontdoor::v1::ReferralService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        frontdoor::testing::TestIdentities::Shared().Channel(
+            address, frontdoor::v1::ROLE_CLINICIAN));
     frontdoor::v1::SubmitReferralRequest req;
     req.set_request_id("restart-1");
     ASSERT_TRUE(
@@ -256,7 +261,8 @@ TEST_F(ServerProcessTest, AcknowledgedReferralSurvivesAGracefulRestart) {
   ServerProcess server(Args({}), StderrPath("stderr2"));
   const std::string address = GrpcAddress(server.ReadLine());
   auto stub = frontdoor::v1::ReferralService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      frontdoor::testing::TestIdentities::Shared().Channel(
+          address, frontdoor::v1::ROLE_CLINICIAN));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   frontdoor::v1::GetReferralRequest req;
@@ -276,6 +282,15 @@ TEST_F(ServerProcessTest, BadFlagsExitTwo) {
   EXPECT_EQ(server.WaitForExit(), 2);
   EXPECT_THAT(ReadFile(StderrPath("stderr")),
               HasSubstr("unknown role 'portal'"));
+}
+
+TEST_F(ServerProcessTest, WithoutATokensFileItRefusesToStart) {
+  ServerProcess server({"--listen=127.0.0.1:0", "--http_listen=",
+                        absl::StrCat("--data_dir=", dir_, "/data")},
+                       StderrPath("stderr"));
+  EXPECT_EQ(server.WaitForExit(), 2);
+  EXPECT_THAT(ReadFile(StderrPath("stderr")),
+              HasSubstr("--tokens_file is required"));
 }
 
 TEST_F(ServerProcessTest, ABrokenRuleSetExitsOne) {

@@ -34,6 +34,7 @@
 #include "services/triage/engine/loader.h"
 #include "services/triage/rule_set_holder.h"
 #include "storage/fault_injection_fs.h"
+#include "services/auth/test_identities.h"
 
 namespace frontdoor::server {
 namespace {
@@ -73,11 +74,14 @@ ServerOptions TestOptions(const std::string& data_dir) {
   o.http_listen = "127.0.0.1:0";
   o.data_dir = data_dir;
   o.shutdown_grace = absl::Seconds(10);
+  o.tokens_file = frontdoor::testing::TestIdentities::Shared().file();
   return o;
 }
 
+// Clinicians may triage, submit, read and work referrals.
 std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  return frontdoor::testing::TestIdentities::Shared().Channel(
+      address, v1::ROLE_CLINICIAN);
 }
 
 template <typename Context>
@@ -526,6 +530,10 @@ TEST(ServerRoles, SeparateRolesTalkOverTheNetwork) {
   front_options.roles = *ParseRoles("referral");
   front_options.triage_target = (*back)->grpc_address();
   front_options.directory_target = (*back)->grpc_address();
+  // The roles authenticate to each other with a service identity that both
+  // tokens files know.
+  front_options.service_token =
+      frontdoor::testing::TestIdentities::Shared().token(v1::ROLE_SERVICE);
   auto front = FrontdoorServer::Start(front_options);
   ASSERT_THAT(front, IsOk());
   EXPECT_THAT((*front)->Banner(), HasSubstr("roles=referral rules=remote("));

@@ -23,9 +23,18 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
 
 }  // namespace
 
+absl::Status TriageServiceImpl::Authorize(const grpc::ServerContextBase& ctx,
+                                          absl::string_view method) const {
+  return authorizer_->Authorize(ctx, method).status;
+}
+
 TriageServiceImpl::TriageServiceImpl(RuleSetHolder* rules, Clock* clock,
-                                     Metrics* metrics)
-    : rules_(rules), clock_(clock), metrics_(metrics) {
+                                     Metrics* metrics,
+                                     const auth::Authorizer* authorizer)
+    : rules_(rules),
+      clock_(clock),
+      metrics_(metrics),
+      authorizer_(authorizer) {
   if (metrics_ != nullptr) {
     metrics_->Declare(kDecisionsMetric, Metrics::Type::kCounter,
                       "Triage decisions made by TriageService, by outcome.",
@@ -79,6 +88,10 @@ void TriageServiceImpl::Count(const v1::TriageDecision& decision) {
 grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
     grpc::CallbackServerContext* ctx, const v1::TriageRequest* request,
     v1::TriageDecision* response) {
+  if (absl::Status st = Authorize(*ctx, "/frontdoor.v1.TriageService/Triage");
+      !st.ok()) {
+    return FinishWith(ctx, st);
+  }
   if (!request->has_referral()) {
     return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
   }
@@ -99,6 +112,10 @@ grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
 grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(
     grpc::CallbackServerContext* ctx, const v1::TriageBatchRequest* request,
     v1::TriageBatchResponse* response) {
+  if (absl::Status st = Authorize(*ctx, "/frontdoor.v1.TriageService/TriageBatch");
+      !st.ok()) {
+    return FinishWith(ctx, st);
+  }
   if (request->referrals_size() > kMaxBatchReferrals) {
     return FinishWith(ctx, absl::InvalidArgumentError(absl::StrCat(
                                "referrals: at most ", kMaxBatchReferrals)));
@@ -137,6 +154,10 @@ grpc::ServerUnaryReactor* TriageServiceImpl::TriageBatch(
 grpc::ServerUnaryReactor* TriageServiceImpl::Explain(
     grpc::CallbackServerContext* ctx, const v1::TriageRequest* request,
     v1::ExplainResponse* response) {
+  if (absl::Status st = Authorize(*ctx, "/frontdoor.v1.TriageService/Explain");
+      !st.ok()) {
+    return FinishWith(ctx, st);
+  }
   if (!request->has_referral()) {
     return FinishWith(ctx, absl::InvalidArgumentError("referral: is required"));
   }
@@ -155,6 +176,10 @@ grpc::ServerUnaryReactor* TriageServiceImpl::Explain(
 grpc::ServerUnaryReactor* TriageServiceImpl::GetRuleSetInfo(
     grpc::CallbackServerContext* ctx, const v1::GetRuleSetInfoRequest* request,
     v1::RuleSetInfo* response) {
+  if (absl::Status st = Authorize(*ctx, "/frontdoor.v1.TriageService/GetRuleSetInfo");
+      !st.ok()) {
+    return FinishWith(ctx, st);
+  }
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
   const v1::RuleSet& proto = rule_set->proto();
   response->set_name(proto.name());

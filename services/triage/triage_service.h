@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 #include "services/triage/rule_set_holder.h"
@@ -28,11 +29,14 @@ inline constexpr int kMaxBatchReferrals = 1000;
 // callback thread: evaluation is CPU-only, with no I/O or locks held.
 // A referral without received_at is triaged as received at the clock's now.
 //
-// Thread-safe. The holder, clock and metrics (may be null) must outlive the
-// service.
+// Every call is authorised first (services/auth/permissions.cc).
+//
+// Thread-safe. The holder, clock, metrics (may be null) and authorizer must
+// outlive the service.
 class TriageServiceImpl final : public v1::TriageService::CallbackService {
  public:
-  TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics* metrics);
+  TriageServiceImpl(RuleSetHolder* rules, Clock* clock, Metrics* metrics,
+                    const auth::Authorizer* authorizer);
 
   grpc::ServerUnaryReactor* Triage(grpc::CallbackServerContext* ctx,
                                    const v1::TriageRequest* request,
@@ -62,6 +66,8 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
       ABSL_LOCKS_EXCLUDED(tap_mu_);
 
  private:
+  absl::Status Authorize(const grpc::ServerContextBase& ctx,
+                         absl::string_view method) const;
   // Validates `referral` (field paths prefixed with `prefix`) and returns
   // the referral to evaluate in `*effective` (received_at filled in if
   // unset; points at `referral` itself when nothing was filled in).
@@ -73,6 +79,7 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
   RuleSetHolder* const rules_;
   Clock* const clock_;
   Metrics* const metrics_;
+  const auth::Authorizer* const authorizer_;
 
   std::shared_ptr<const DecisionTap> Tap() const ABSL_LOCKS_EXCLUDED(tap_mu_);
   std::atomic<bool> has_tap_{false};

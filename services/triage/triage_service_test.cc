@@ -15,9 +15,11 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/clock.h"
 #include "services/common/grpc_status.h"
 #include "services/common/metrics.h"
+#include "services/common/temp_dir.h"
 #include "services/common/test_util.h"
 #include "services/triage/engine/explain.h"
 #include "services/triage/engine/loader.h"
@@ -59,8 +61,8 @@ class TriageServiceTest : public ::testing::Test {
       rs = Load(kMiniRules);  // the default set may be mid-edit
     ASSERT_NE(rs, nullptr);
     holder_ = std::make_unique<RuleSetHolder>(rs);
-    service_ =
-        std::make_unique<TriageServiceImpl>(holder_.get(), &clock_, &metrics_);
+    service_ = std::make_unique<TriageServiceImpl>(
+        holder_.get(), &clock_, &metrics_, ids_.authorizer());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -69,10 +71,15 @@ class TriageServiceTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::TriageService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    address_ = absl::StrCat("127.0.0.1:", port);
+    stub_ =
+        v1::TriageService::NewStub(ids_.Channel(address_, v1::ROLE_SERVICE));
     example_ = ReadExample(kExample);
   }
+  frontdoor::testing::TempDir ids_dir_;
+  frontdoor::testing::TestIdentities ids_ =
+      frontdoor::testing::TestIdentities::Create(ids_dir_.path());
+  std::string address_;
   void TearDown() override {
     if (server_) server_->Shutdown();
   }
@@ -268,6 +275,33 @@ TEST(RuleSetHolder, ConcurrentGetsSeeOldOrNewNeverNull) {
   for (auto& th : readers) th.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(holder.generation(), 2000u);
+}
+
+
+TEST_F(TriageServiceTest, CallersMustBeAuthenticatedAndAllowed) {
+  v1::TriageRequest req;
+  *req.mutable_referral() = example_;
+  v1::TriageDecision d;
+  auto anonymous = v1::TriageService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext c1;
+  EXPECT_EQ(anonymous->Triage(&c1, req, &d).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Referrers submit referrals; they do not run the rules themselves.
+  auto referrer = v1::TriageService::NewStub(
+      ids_.Channel(address_, v1::ROLE_REFERRER));
+  grpc::ClientContext c2;
+  EXPECT_EQ(referrer->Triage(&c2, req, &d).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext c3;
+  v1::RuleSetInfo info;
+  EXPECT_EQ(referrer->GetRuleSetInfo(&c3, v1::GetRuleSetInfoRequest(), &info)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto clinician = v1::TriageService::NewStub(
+      ids_.Channel(address_, v1::ROLE_CLINICIAN));
+  grpc::ClientContext c4;
+  EXPECT_TRUE(clinician->Triage(&c4, req, &d).ok());
 }
 
 }  // namespace

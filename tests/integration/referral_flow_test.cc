@@ -19,6 +19,7 @@
 #include "services/common/reference.h"
 #include "services/referral/referral_service.h"
 #include "services/server/server.h"
+#include "services/auth/test_identities.h"
 
 namespace frontdoor {
 namespace {
@@ -45,6 +46,10 @@ class TempDir {
   fs::path path_;
 };
 
+const frontdoor::testing::TestIdentities& Ids() {
+  return frontdoor::testing::TestIdentities::Shared();
+}
+
 class ReferralFlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -54,12 +59,15 @@ class ReferralFlowTest : public ::testing::Test {
     options.http_listen = "";
     options.data_dir = (fs::path(dir_.path()) / "data").string();
     options.clock = clock_.get();
+    options.tokens_file = Ids().file();
     auto s = server::FrontdoorServer::Start(options);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
-    channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    // A clinician works the referrals; a service manager sets capacity.
+    channel_ = Ids().Channel(server_->grpc_address(), v1::ROLE_CLINICIAN);
     referrals_ = v1::ReferralService::NewStub(channel_);
-    directory_ = v1::DirectoryService::NewStub(channel_);
+    directory_ = v1::DirectoryService::NewStub(
+        Ids().Channel(server_->grpc_address(), v1::ROLE_SERVICE_MANAGER));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -510,6 +518,7 @@ TEST(ReferralNeverLost, AwaitingTriageUntilTriageReturns) {
     t.http_listen = "";
     t.roles = server::Roles{false, true, false};
     t.data_dir = (fs::path(dir.path()) / "unused").string();
+    t.tokens_file = Ids().file();
     auto ts = server::FrontdoorServer::Start(t);
     ASSERT_TRUE(ts.ok()) << ts.status();
     triage_address = (*ts)->grpc_address();
@@ -522,9 +531,13 @@ TEST(ReferralNeverLost, AwaitingTriageUntilTriageReturns) {
   options.triage_target = triage_address;
   options.data_dir = (fs::path(dir.path()) / "data").string();
   options.clock = &clock;
+  // The roles run apart: the referral role calls triage with a service
+  // identity both know.
+  options.tokens_file = Ids().file();
+  options.service_token = Ids().token(v1::ROLE_SERVICE);
   auto s = server::FrontdoorServer::Start(options);
   ASSERT_TRUE(s.ok()) << s.status();
-  auto channel = grpc::CreateChannel((*s)->grpc_address(), grpc::InsecureChannelCredentials());
+  auto channel = Ids().Channel((*s)->grpc_address(), v1::ROLE_CLINICIAN);
   auto stub = v1::ReferralService::NewStub(channel);
   grpc::ClientContext ctx;
   v1::SubmitReferralRequest req;
@@ -546,6 +559,7 @@ TEST(ReferralNeverLost, AwaitingTriageUntilTriageReturns) {
   t.http_listen = "";
   t.roles = server::Roles{false, true, false};
   t.data_dir = (fs::path(dir.path()) / "unused2").string();
+  t.tokens_file = Ids().file();
   auto triage = server::FrontdoorServer::Start(t);
   ASSERT_TRUE(triage.ok()) << triage.status();
   ASSERT_NE((*s)->referral_service(), nullptr);

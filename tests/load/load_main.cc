@@ -69,12 +69,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "services/auth/client.h"
 #include "services/referral/validation.h"
 #include "tests/bench/corpus.h"
 #include "tests/load/echo.grpc.pb.h"
@@ -83,6 +85,9 @@
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "host:port of the server");
 ABSL_FLAG(std::string, rpc, "echo", "echo, submit, get or worklist");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token sent with every call (default: the "
+          "token in $FRONTDOOR_TOKEN, if set)");
 ABSL_FLAG(int, concurrency, 1, "Callers, each with one call outstanding");
 ABSL_FLAG(int, channels, 1, "gRPC channels (connections); caller i uses channel i % channels");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "How long to measure");
@@ -154,6 +159,26 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+// The token from --token_file, else $FRONTDOOR_TOKEN; "" for none (echo).
+const std::string& BearerToken() {
+  static const std::string* token = [] {
+    std::string t;
+    if (const std::string f = absl::GetFlag(FLAGS_token_file); !f.empty()) {
+      absl::StatusOr<std::string> read = frontdoor::auth::ReadSmallFile(f);
+      if (!read.ok()) {
+        std::fprintf(stderr, "frontdoor-load: --token_file: %s\n",
+                     std::string(read.status().message()).c_str());
+        std::exit(2);
+      }
+      t = *read;
+    } else if (const char* env = std::getenv("FRONTDOOR_TOKEN"); env != nullptr) {
+      t = env;
+    }
+    return new std::string(absl::StripAsciiWhitespace(t));
+  }();
+  return *token;
+}
+
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) {
   grpc::ChannelArguments args;
   // Each channel its own connection, even to the same target.
@@ -163,7 +188,8 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 100);
   args.SetMaxReceiveMessageSize(16 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return frontdoor::auth::CreateChannelWithToken(target, grpc::InsecureChannelCredentials(), args,
+                                                 BearerToken());
 }
 
 // --- what every caller shares ------------------------------------------------------
