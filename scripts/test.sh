@@ -5,6 +5,9 @@
 #   ctest       unit and integration tests (ctest -j2, per-test timeout)
 #   rules-lint  frontdoor rules lint triage-rules/community-spa
 #   rules-test  frontdoor rules test triage-rules/community-spa
+#   browser     tests/browser/run.sh: the portal in Debian's chromium against
+#               the built frontdoor-server (screenshots in
+#               BUILD_DIR/test-artifacts/browser/)
 #   fuzz:NAME   each libFuzzer target, built with clang + address/undefined
 #               sanitizers in build-fuzz/, run for FRONTDOOR_FUZZ_SECONDS
 #               (default 30) seeded from tests/fuzz/NAME_corpus/ if present
@@ -69,7 +72,7 @@ require_frontdoor() {
 # --- build + ctest ---------------------------------------------------------------
 
 build_ok=1
-run_suite build scripts/setup.sh --build-dir "$BUILD_DIR" || build_ok=0
+run_suite build scripts/setup.sh --build-dir "$BUILD_DIR" --browser || build_ok=0
 
 if [[ $build_ok -eq 1 ]]; then
   run_suite ctest ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 \
@@ -87,6 +90,14 @@ for check in lint test; do
     run_suite "rules-$check" "$FRONTDOOR" rules "$check" "$RULESET"
   fi
 done
+
+# --- the portal in a browser -----------------------------------------------------
+
+if [[ $build_ok -eq 0 ]]; then
+  record browser failed "(not run: build failed)"
+else
+  run_suite browser tests/browser/run.sh "$BUILD_DIR"
+fi
 
 # --- fuzz smoke -------------------------------------------------------------------
 
