@@ -15,6 +15,11 @@ classes from the FileDescriptorProtos that come back, as grpcurl would. Only
 the reflection and health protocols have stubs, generated at test time with
 protoc and grpc_python_plugin into a temporary directory.
 
+Every server it starts is given a tokens file made with `frontdoor admin
+token create` (a clinician, an auditor, two referrers and a service identity);
+the test's calls carry the clinician's token unless a check says otherwise,
+and the CLI gets it through FRONTDOOR_TOKEN.
+
 What it checks, each step against a real process on a free loopback port
 with a temporary data directory:
   1. reflection lists every service; health is SERVING for "" and each;
@@ -28,16 +33,23 @@ with a temporary data directory:
   4. GetReferral and ListReferralEvents return what was stored;
   5. the frontdoor CLI's submit and get verbs against the server (when the
      CLI has them);
+  5a. authentication: no token, or an unknown one, is UNAUTHENTICATED (health
+     needs none); a referrer's token on the clinician's referral is
+     PERMISSION_DENIED with the same message as for a reference that does
+     not exist; a referrer sees their own referral, another referrer does
+     not; the auditor finds the refusals in the audit trail;
   6. SIGTERM: exit code 0; a restart on the same data directory has every
      record and event;
   7. never lost: a server with the referral and directory roles whose
      triage target is a port where nothing listens acknowledges a
      submission as AWAITING_TRIAGE; once a triage-role process starts on
-     that port the referral becomes TRIAGED within a bounded wait.
+     that port the referral becomes TRIAGED within a bounded wait (the
+     referral process authenticates to it with --service_token_file).
 Ends with "N passed, N failed"; exit status 0 only if every check passed.
 """
 
 import argparse
+import collections
 import copy
 import datetime
 import json
@@ -175,12 +187,14 @@ class ReflectedApi:
             return message_factory.GetMessageClass(desc)
         return message_factory.MessageFactory(self.pool).GetPrototype(desc)
 
-    def method(self, service, name):
+    def method(self, service, name, channel=None):
+        """The request class and a callable for one unary method, on this
+        API's channel or on `channel` (another caller's)."""
         sd = self.pool.FindServiceByName(service)
         md = sd.methods_by_name[name]
         req_cls = self.message(md.input_type.full_name)
         resp_cls = self.message(md.output_type.full_name)
-        call = self.channel.unary_unary(
+        call = (channel or self.channel).unary_unary(
             f"/{service}/{name}",
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=resp_cls.FromString,
@@ -218,12 +232,13 @@ def free_port():
 class Server:
     """A frontdoor-server process. Its stdout banner gives the address."""
 
-    def __init__(self, binary, name, workdir, data_dir, listen="127.0.0.1:0", extra=()):
+    def __init__(self, binary, name, workdir, data_dir, tokens_file, listen="127.0.0.1:0",
+                 extra=()):
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "ab")
         args = [binary, f"--listen={listen}", "--http_listen=", f"--data_dir={data_dir}",
-                "--shutdown_grace=5s", *extra]
+                f"--tokens_file={tokens_file}", "--shutdown_grace=5s", *extra]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log)
         self.address = self._read_banner(timeout=30)
 
@@ -282,10 +297,34 @@ def wait_serving(channel, services, timeout=30):
     raise RuntimeError(f"not SERVING after {timeout}s: {last}")
 
 
-def connect(address):
+def bearer_interceptor(token):
+    """A client interceptor adding `authorization: Bearer <token>` to every
+    unary call (grpc is imported at run time, hence the classes here)."""
+
+    class CallDetails(collections.namedtuple(
+            "CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
+                            "compression")), grpc.ClientCallDetails):
+        pass
+
+    class Bearer(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            metadata = list(details.metadata or []) + [("authorization", f"Bearer {token}")]
+            return continuation(CallDetails(
+                details.method, details.timeout, metadata, details.credentials,
+                getattr(details, "wait_for_ready", None), getattr(details, "compression", None)),
+                request)
+
+    return Bearer()
+
+
+def connect(address, token=None):
+    """A channel to address; with a token, every unary call carries
+    `authorization: Bearer <token>` (reflection and health need none)."""
     channel = grpc.insecure_channel(address)
     grpc.channel_ready_future(channel).result(timeout=15)
-    return channel
+    if token is None:
+        return channel
+    return grpc.intercept_channel(channel, bearer_interceptor(token))
 
 
 # --- referrals ---------------------------------------------------------------------
@@ -321,15 +360,62 @@ def cli_has_verb(cli, verb):
     return re.search(rf"^\s+{verb}\b", text, re.MULTILINE) is not None
 
 
+# --- tokens -------------------------------------------------------------------------
+
+# name -> (role, principal): the callers of the test, all in one tokens file
+# that every server reads (the split-role processes of step 7 share it, so
+# the service identity is known to both).
+CALLERS = {
+    "clinician": ("clinician", "e2e-clinician"),
+    "auditor": ("auditor", "e2e-auditor"),
+    "referrer": ("referrer", "dr-a"),
+    "referrer2": ("referrer", "dr-b"),
+    "service": ("service", "e2e-service"),
+}
+
+
+def make_tokens(cli, work):
+    """Creates the tokens file with the CLI. Returns its path, the tokens by
+    caller name, and a file holding the service token (mode 0600)."""
+    tokens_file = os.path.join(work, "tokens.txtpb")
+    tokens = {}
+    for name, (role, principal) in CALLERS.items():
+        out = subprocess.run([cli, "admin", "token", "create", f"--tokens_file={tokens_file}",
+                              f"--role={role}", f"--principal={principal}"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30)
+        if out.returncode != 0 or not out.stdout.strip():
+            raise RuntimeError(f"frontdoor admin token create --role={role}: exit "
+                               f"{out.returncode}: {out.stderr.strip()}")
+        tokens[name] = out.stdout.strip()
+    service_token_file = os.path.join(work, "service.token")
+    fd = os.open(service_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(tokens["service"] + "\n")
+    return tokens_file, tokens, service_token_file
+
+
+def rpc_error(call, *args, **kwargs):
+    """The grpc.RpcError that call raises, or None if it succeeds."""
+    try:
+        call(*args, **kwargs)
+    except grpc.RpcError as e:
+        return e
+    return None
+
+
 # --- the test -----------------------------------------------------------------------
 
 
 def run(server_bin, cli, work):
     data = os.path.join(work, "data")
-    server = Server(server_bin, "server", work, data)
+    tokens_file, tokens, service_token_file = make_tokens(cli, work)
+    # The CLI's calls are the clinician's.
+    cli_env = dict(os.environ, FRONTDOOR_TOKEN=tokens["clinician"])
+    cli_env.pop("FRONTDOOR_TOKEN_FILE", None)
+    server = Server(server_bin, "server", work, data, tokens_file)
     servers = [server]
     try:
-        channel = connect(server.address)
+        channel = connect(server.address, tokens["clinician"])
         api = ReflectedApi(channel)
 
         # 1. Reflection and health.
@@ -422,7 +508,8 @@ def run(server_bin, cli, work):
         records = {rec1.id: g1, rec2.id: g2}
         if cli_has_verb(cli, "submit") and cli_has_verb(cli, "get"):
             out = subprocess.run([cli, "submit", f"--server={server.address}", NEWS2_EXAMPLE],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
+                                 cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                 env=cli_env)
             print("      frontdoor submit: " + (out.stdout.strip().splitlines() or [""])[0])
             check(out.returncode == 0, f"frontdoor submit: exit 0 ({out.stderr.strip()[:200]})")
             # Shown for reading out, e.g. "MCK1 - N1A5 - 8VJ".
@@ -433,12 +520,13 @@ def run(server_bin, cli, work):
             check(g3.id == refs[0], "the CLI's referral is stored")
             records[g3.id] = g3
             out = subprocess.run([cli, "get", f"--server={server.address}", refs[0]],
-                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
+                                 cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                 env=cli_env)
             check(out.returncode == 0 and refs[0].replace("-", "") in re.sub(r"[\s-]", "", out.stdout),
                   "frontdoor get: exit 0 and shows the reference")
             out = subprocess.run([cli, "submit", f"--server={server.address}", "--json",
                                   FALL_EXAMPLE], cwd=ROOT, capture_output=True, text=True,
-                                 timeout=60)
+                                 timeout=60, env=cli_env)
             check(out.returncode == 0, "frontdoor submit --json: exit 0")
             doc = json.loads(out.stdout)
             g4 = get(GetReq(id=doc["record"]["id"]), timeout=10)
@@ -447,6 +535,78 @@ def run(server_bin, cli, work):
             records[g4.id] = g4
         else:
             print("      (the CLI has no submit/get verbs yet: `rules explain` checked above)")
+
+        # 5a. Authentication, and who may see which referral.
+        RS = "frontdoor.v1.ReferralService"
+        bare = connect(server.address)
+        _, get_bare = api.method(RS, "GetReferral", channel=bare)
+        _, submit_bare = api.method(RS, "SubmitReferral", channel=bare)
+        e = rpc_error(get_bare, GetReq(id=rec1.id), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.UNAUTHENTICATED,
+              f"no token: GetReferral is UNAUTHENTICATED ({e.code().name if e else 'OK'})")
+        e = rpc_error(submit_bare, SubmitReq(request_id=f"e2e-anon-{os.getpid()}",
+                                             referral=news2), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.UNAUTHENTICATED,
+              f"no token: SubmitReferral is UNAUTHENTICATED ({e.code().name if e else 'OK'})")
+        check(len(wait_serving(bare, ["", RS], timeout=10)) == 2,
+              "no token: health Check answers SERVING")
+        forged = connect(server.address, "fd_" + "A" * 43)
+        _, get_forged = api.method(RS, "GetReferral", channel=forged)
+        e = rpc_error(get_forged, GetReq(id=rec1.id), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.UNAUTHENTICATED,
+              f"an unknown token: UNAUTHENTICATED ({e.code().name if e else 'OK'})")
+
+        referrer = connect(server.address, tokens["referrer"])
+        _, get_a = api.method(RS, "GetReferral", channel=referrer)
+        _, submit_a = api.method(RS, "SubmitReferral", channel=referrer)
+        ListReq, list_a = api.method(RS, "ListReferrals", channel=referrer)
+        denied = rpc_error(get_a, GetReq(id=rec1.id), timeout=10)
+        check(denied is not None and denied.code() == grpc.StatusCode.PERMISSION_DENIED,
+              "a referrer's token on the clinician's referral: PERMISSION_DENIED "
+              f"({denied.code().name if denied else 'OK'})")
+        missing = "0000-0000-000"  # well formed (check character 0), never issued here
+        absent = rpc_error(get_a, GetReq(id=missing), timeout=10)
+        check(absent is not None and absent.code() == grpc.StatusCode.PERMISSION_DENIED,
+              "a referrer's token on a reference that does not exist: PERMISSION_DENIED "
+              f"({absent.code().name if absent else 'OK'})")
+        print(f"      refused: {denied.details()!r} / {absent.details()!r}")
+        check(denied.details().replace(rec1.id, "REF") == absent.details().replace(missing, "REF"),
+              "PERMISSION_DENIED does not reveal existence: the same message but for the reference")
+        fall_a = load_referral(api, FALL_EXAMPLE)
+        ra = submit_a(SubmitReq(request_id=f"e2e-referrer-{os.getpid()}", referral=fall_a),
+                      timeout=10).record
+        own = get_a(GetReq(id=ra.id), timeout=10)
+        check(own.id == ra.id and own.submitted_by == CALLERS["referrer"][1],
+              f"a referrer sees their own referral (submitted_by {own.submitted_by!r})")
+        listed = [r.id for r in list_a(ListReq(), timeout=10).referrals]
+        check(listed == [ra.id], f"a referrer's ListReferrals has only their own ({listed})")
+        _, get_b = api.method(RS, "GetReferral", channel=connect(server.address,
+                                                                  tokens["referrer2"]))
+        e = rpc_error(get_b, GetReq(id=ra.id), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.PERMISSION_DENIED,
+              f"another referrer on that referral: PERMISSION_DENIED ({e.code().name if e else 'OK'})")
+        records[ra.id] = own
+
+        auditor = connect(server.address, tokens["auditor"])
+        _, get_auditor = api.method(RS, "GetReferral", channel=auditor)
+        e = rpc_error(get_auditor, GetReq(id=rec1.id), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.PERMISSION_DENIED,
+              f"the auditor may not read referrals: PERMISSION_DENIED ({e.code().name if e else 'OK'})")
+        api.load_symbol("frontdoor.v1.AuditService")
+        QueryReq, query = api.method("frontdoor.v1.AuditService", "Query", channel=auditor)
+        e = rpc_error(query, QueryReq(principal=CALLERS["referrer"][1]), timeout=10)
+        check(e is None, f"the auditor queries the audit trail ({e.code().name if e else 'OK'})")
+        entries = query(QueryReq(principal=CALLERS["referrer"][1]), timeout=10).entries
+        seen = {(x.action, x.referral_id, x.outcome) for x in entries}
+        print(f"      audit trail of {CALLERS['referrer'][1]}: {sorted(seen)}")
+        check(any(x.referral_id == rec1.id and x.outcome == "PERMISSION_DENIED" for x in entries),
+              "the audit trail has the referrer's refused read of the clinician's referral")
+        _, query_clin = api.method("frontdoor.v1.AuditService", "Query")
+        e = rpc_error(query_clin, QueryReq(principal=CALLERS["referrer"][1]), timeout=10)
+        check(e is not None and e.code() == grpc.StatusCode.PERMISSION_DENIED,
+              f"a clinician may not query the audit trail ({e.code().name if e else 'OK'})")
+        for c in (bare, forged, referrer, auditor):
+            c.close()
 
         # 6. SIGTERM, restart on the same data directory.
         # As stored just before the stop (later submissions of the same
@@ -458,9 +618,9 @@ def run(server_bin, cli, work):
         channel.close()
         code = server.stop()
         check(code == 0, f"SIGTERM: frontdoor-server exits 0 (got {code})")
-        server = Server(server_bin, "server-restarted", work, data)
+        server = Server(server_bin, "server-restarted", work, data, tokens_file)
         servers.append(server)
-        channel = connect(server.address)
+        channel = connect(server.address, tokens["clinician"])
         api = ReflectedApi(channel)
         api.load_symbol("frontdoor.v1.ReferralService")
         wait_serving(channel, [""])
@@ -482,11 +642,12 @@ def run(server_bin, cli, work):
         # 7. Never lost: triage unreachable at submission.
         triage_port = free_port()
         data2 = os.path.join(work, "data2")
-        referral_srv = Server(server_bin, "referral-only", work, data2,
+        referral_srv = Server(server_bin, "referral-only", work, data2, tokens_file,
                               extra=["--roles=referral,directory",
-                                     f"--triage_target=127.0.0.1:{triage_port}"])
+                                     f"--triage_target=127.0.0.1:{triage_port}",
+                                     f"--service_token_file={service_token_file}"])
         servers.append(referral_srv)
-        channel = connect(referral_srv.address)
+        channel = connect(referral_srv.address, tokens["clinician"])
         api = ReflectedApi(channel)
         api.load_symbol("frontdoor.v1.ReferralService")
         wait_serving(channel, ["", "frontdoor.v1.ReferralService"])
@@ -501,7 +662,9 @@ def run(server_bin, cli, work):
         check(enum_name(r.record, "status") == "REFERRAL_STATUS_AWAITING_TRIAGE",
               "triage unreachable: the submission is acknowledged as AWAITING_TRIAGE")
         triage_srv = Server(server_bin, "triage-only", work, os.path.join(work, "data3"),
-                            listen=f"127.0.0.1:{triage_port}", extra=["--roles=triage"])
+                            tokens_file, listen=f"127.0.0.1:{triage_port}",
+                            extra=["--roles=triage",
+                                   f"--service_token_file={service_token_file}"])
         servers.append(triage_srv)
         started = time.monotonic()
         rec = None

@@ -3,11 +3,13 @@
 # measured in the same run on loopback (docs/benchmarks.md, "RPCs").
 #
 #   tests/load/run_bench.sh            (from the source tree, after building
-#                                       frontdoor-server, frontdoor-load and
-#                                       frontdoor-echo)
+#                                       frontdoor-server, frontdoor-load,
+#                                       frontdoor-echo and frontdoor)
 #
 # Starts frontdoor-echo and frontdoor-server (temporary data directory,
-# default rule set and directory, durable writes) on 127.0.0.1 ports that the
+# default rule set and directory, durable writes; a tokens file made with
+# `frontdoor admin token create`, and every call to the server carries a
+# clinician's bearer token, as in production) on 127.0.0.1 ports that the
 # kernel picks, then runs frontdoor-load (closed loop, gRPC callback client):
 #
 #   echo at 1 and 64 callers, submit at 1 and 64, get at 64
@@ -45,7 +47,8 @@ USE_H2LOAD="${BENCH_H2LOAD:-1}"
 LOAD="$BUILD/tests/load/frontdoor-load"
 ECHO="$BUILD/tests/load/frontdoor-echo"
 SERVER="$BUILD/services/server/frontdoor-server"
-for b in "$LOAD" "$ECHO" "$SERVER"; do
+CLI="$BUILD/services/cli/frontdoor"
+for b in "$LOAD" "$ECHO" "$SERVER" "$CLI"; do
   [[ -x "$b" ]] || { echo "run_bench: $b is not built" >&2; exit 2; }
 done
 
@@ -113,9 +116,20 @@ load() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
 
 echo "run_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) CPUs ($(uname -r)); client and server share them"
+# The server's identities file and a clinician's token (submit, get, worklists).
+TOKENS="$TMP/tokens.txtpb"
+TOKEN_FILE="$TMP/clinician.token"
+(umask 077 && "$CLI" admin token create --tokens_file="$TOKENS" --role=clinician \
+  --principal=bench-clinician >"$TOKEN_FILE" 2>"$TMP/token.err") || {
+  echo "run_bench: frontdoor admin token create failed:" >&2
+  cat "$TMP/token.err" >&2
+  exit 1
+}
+TOKEN="$(cat "$TOKEN_FILE")"
 start echo "$ECHO" --listen=127.0.0.1:0
 ECHO_ADDR="$ADDR"; ECHO_PID="$LAST_PID"
-start server "$SERVER" --listen=127.0.0.1:0 --http_listen= --data_dir="$TMP/data" --log_level=warn
+start server "$SERVER" --listen=127.0.0.1:0 --http_listen= --data_dir="$TMP/data" --log_level=warn \
+  --tokens_file="$TOKENS"
 SERVER_ADDR="$ADDR"; SERVER_PID="$LAST_PID"
 "$LOAD" --target="$SERVER_ADDR" --wait_serving --timeout=30s >/dev/null
 echo "frontdoor-echo on $ECHO_ADDR, frontdoor-server on $SERVER_ADDR (data $TMP/data)"
@@ -123,29 +137,35 @@ echo "frontdoor-echo on $ECHO_ADDR, frontdoor-server on $SERVER_ADDR (data $TMP/
 echo; echo "== echo, 1 caller";    load echo1 "$ECHO_PID" --target="$ECHO_ADDR" --rpc=echo --concurrency=1
 echo; echo "== echo, 64 callers";  load echo64 "$ECHO_PID" --target="$ECHO_ADDR" --rpc=echo --concurrency=64
 echo; echo "== submit (durable), 1 caller"
-load submit1 "$SERVER_PID" --target="$SERVER_ADDR" --rpc=submit --concurrency=1 --nhs_slot=0
+load submit1 "$SERVER_PID" --target="$SERVER_ADDR" --token_file="$TOKEN_FILE" --rpc=submit \
+  --concurrency=1 --nhs_slot=0
 echo; echo "== submit (durable), 64 callers"
-load submit64 "$SERVER_PID" --target="$SERVER_ADDR" --rpc=submit --concurrency=64 --nhs_slot=300000
+load submit64 "$SERVER_PID" --target="$SERVER_ADDR" --token_file="$TOKEN_FILE" --rpc=submit \
+  --concurrency=64 --nhs_slot=300000
 echo; echo "== get, 64 callers (reads 1000 referrals it submits first)"
-load get64 "$SERVER_PID" --target="$SERVER_ADDR" --rpc=get --concurrency=64 --nhs_slot=900000
+load get64 "$SERVER_PID" --target="$SERVER_ADDR" --token_file="$TOKEN_FILE" --rpc=get \
+  --concurrency=64 --nhs_slot=900000
 
 # --- h2load -------------------------------------------------------------------------
 
 declare -A HQPS HP50 HP99 HNOTE
-# h2 NAME ADDR PATH BODY: 64 streams on one connection; qps and latency from
-# the per-request log.
+# h2 NAME ADDR PATH BODY [HEADER...]: 64 streams on one connection; qps and
+# latency from the per-request log. Each HEADER ("name: value") is sent with
+# every request.
 h2() {
   local name="$1" addr="$2" path="$3" body="$4"
-  local url="http://$addr$path"
+  shift 4
+  local url="http://$addr$path" headers=(-H 'content-type: application/grpc' -H 'te: trailers') h
+  for h in "$@"; do headers+=(-H "$h"); done
   # gRPC answers HTTP 200 even for errors: check the trailer once first.
-  if ! timeout 20 nghttp -v -d "$body" -H 'content-type: application/grpc' -H 'te: trailers' \
+  if ! timeout 20 nghttp -v -d "$body" "${headers[@]}" \
       "$url" >"$TMP/$name.nghttp" 2>&1 || ! grep -q 'grpc-status: 0' "$TMP/$name.nghttp"; then
     echo "run_bench: $path via nghttp did not return grpc-status 0:" >&2
     grep -E 'grpc-status|grpc-message|:status' "$TMP/$name.nghttp" >&2 || tail -5 "$TMP/$name.nghttp" >&2
     exit 1
   fi
   timeout 120 h2load -c 1 -t 1 -m 64 -D "$DURATION" --warm-up-time="$WARMUP" -d "$body" \
-    -H 'content-type: application/grpc' -H 'te: trailers' --log-file="$TMP/$name.log" \
+    "${headers[@]}" --log-file="$TMP/$name.log" \
     "$url" >"$TMP/$name.h2" 2>&1 || true
   grep -E '^(finished in|requests:|status codes:)' "$TMP/$name.h2" | sed 's/^/  /'
   HQPS[$name]="$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$TMP/$name.h2")"
@@ -160,14 +180,17 @@ if [[ "$USE_H2LOAD" != 0 ]] && command -v h2load >/dev/null && command -v nghttp
   "$LOAD" --rpc=echo --write_body="$TMP/echo.bin" >/dev/null
   "$LOAD" --rpc=submit --write_body="$TMP/submit.bin" --request_prefix="h2load-replay-$$" \
     --nhs_slot=600000 >/dev/null
-  GET_ID="$("$LOAD" --rpc=get --target="$SERVER_ADDR" --write_body="$TMP/get.bin" --nhs_slot=700000 |
+  GET_ID="$("$LOAD" --rpc=get --target="$SERVER_ADDR" --token_file="$TOKEN_FILE" \
+    --write_body="$TMP/get.bin" --nhs_slot=700000 |
     sed -n 's/.* id=\(.*\)/\1/p')"
   echo; echo "== h2load: echo baseline, 64 streams"
   h2 h2echo "$ECHO_ADDR" /frontdoor.echo.v1.EchoService/Echo "$TMP/echo.bin"
   echo; echo "== h2load: SubmitReferral replay path (one request_id, stored once, then replayed), 64 streams"
-  h2 h2replay "$SERVER_ADDR" /frontdoor.v1.ReferralService/SubmitReferral "$TMP/submit.bin"
+  h2 h2replay "$SERVER_ADDR" /frontdoor.v1.ReferralService/SubmitReferral "$TMP/submit.bin" \
+    "authorization: Bearer $TOKEN"
   echo; echo "== h2load: GetReferral of $GET_ID, 64 streams"
-  h2 h2get "$SERVER_ADDR" /frontdoor.v1.ReferralService/GetReferral "$TMP/get.bin"
+  h2 h2get "$SERVER_ADDR" /frontdoor.v1.ReferralService/GetReferral "$TMP/get.bin" \
+    "authorization: Bearer $TOKEN"
   H2=1
 else
   echo; echo "(h2load skipped)"

@@ -3,8 +3,8 @@
 # (docs/benchmarks.md, "RPCs"):
 #
 #   tests/load/scale_check.sh            (from the source tree, after building
-#                                         frontdoor-server, frontdoor-load and
-#                                         frontdoor-fill)
+#                                         frontdoor-server, frontdoor-load,
+#                                         frontdoor-fill and frontdoor)
 #
 # 1. frontdoor-fill writes SCALE_COUNT (default 1,000,000) realistic referrals
 #    (bench corpus, triaged by the default rule set, matched by the default
@@ -25,6 +25,10 @@
 # 7. SIGTERM (exit code and time to exit), a second start on the same data
 #    (time to SERVING again) and its resident memory.
 #
+# Every server start reads a tokens file made with `frontdoor admin token
+# create` (in the temporary directory), and every call carries a clinician's
+# bearer token (frontdoor-load --token_file).
+#
 # Environment: FRONTDOOR_BUILD_DIR (default build); SCALE_COUNT; SCALE_DATA_DIR
 # to keep the filled store (reused by the next run if it holds SCALE_COUNT
 # referrals; default: a temporary directory, removed at the end). The
@@ -39,7 +43,8 @@ COUNT="${SCALE_COUNT:-1000000}"
 LOAD="$BUILD/tests/load/frontdoor-load"
 FILL="$BUILD/tests/load/frontdoor-fill"
 SERVER="$BUILD/services/server/frontdoor-server"
-for b in "$LOAD" "$FILL" "$SERVER"; do
+CLI="$BUILD/services/cli/frontdoor"
+for b in "$LOAD" "$FILL" "$SERVER" "$CLI"; do
   [[ -x "$b" ]] || { echo "scale_check: $b is not built" >&2; exit 2; }
 done
 
@@ -64,6 +69,16 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 mib() { awk -v kb="$1" 'BEGIN{printf "%.1f MiB", kb/1024}'; }
 
 echo "scale_check: $(date -u +%Y-%m-%dT%H:%M:%SZ), $COUNT referrals, $(nproc) CPUs (client and server share them)"
+
+# The servers' identities file and a clinician's token (submit, get, worklists).
+TOKENS="$TMP/tokens.txtpb"
+TOKEN_FILE="$TMP/clinician.token"
+(umask 077 && "$CLI" admin token create --tokens_file="$TOKENS" --role=clinician \
+  --principal=scale-clinician >"$TOKEN_FILE" 2>"$TMP/token.err") || {
+  echo "scale_check: frontdoor admin token create failed:" >&2
+  cat "$TMP/token.err" >&2
+  exit 1
+}
 
 # --- 1. fill ------------------------------------------------------------------------
 MARKER="$DATA/.frontdoor-fill-count"
@@ -96,7 +111,7 @@ start_server() {
   ADDR="127.0.0.1:$port"
   t0="$(now_ns)"
   "$SERVER" --listen="$ADDR" --http_listen= --data_dir="$DATA" --log_level=warn \
-    >"$TMP/server-$1.out" 2>"$TMP/server-$1.err" &
+    --tokens_file="$TOKENS" >"$TMP/server-$1.out" 2>"$TMP/server-$1.err" &
   SERVER_PID=$!
   if ! line="$("$LOAD" --target="$ADDR" --wait_serving --timeout=300s)"; then
     echo "scale_check: the server did not become SERVING:" >&2
@@ -115,25 +130,27 @@ RSS_START="$(status_kb "$SERVER_PID" VmRSS)"
 
 # --- 3. warm-up, 4. memory ------------------------------------------------------------
 echo; echo "== warm-up: 2 s of GetWorklist over every pathway"
-"$LOAD" --target="$ADDR" --rpc=worklist --worklist_pathway=all --concurrency=4 \
-  --warmup=0s --duration=2s | grep -E '^(RESULT|  entries)' | sed 's/^/  /'
+"$LOAD" --target="$ADDR" --token_file="$TOKEN_FILE" --rpc=worklist --worklist_pathway=all \
+  --concurrency=4 --warmup=0s --duration=2s | grep -E '^(RESULT|  entries)' | sed 's/^/  /'
 RSS_WARM="$(status_kb "$SERVER_PID" VmRSS)"
 HWM_WARM="$(status_kb "$SERVER_PID" VmHWM)"
 echo "  VmRSS $(mib "$RSS_WARM") (at SERVING $(mib "$RSS_START")), VmHWM $(mib "$HWM_WARM")"
 
 # --- 5. worklist first page --------------------------------------------------------------
 echo; echo "== GetWorklist first page, 1,000 calls, 1 caller: $BIGGEST (most active referrals)"
-"$LOAD" --target="$ADDR" --rpc=worklist --worklist_pathway="$BIGGEST" --concurrency=1 \
-  --requests=1000 --warmup=1s --label="pathway=$BIGGEST" | tee "$TMP/wl-big.txt" | sed 's/^/  /'
+"$LOAD" --target="$ADDR" --token_file="$TOKEN_FILE" --rpc=worklist --worklist_pathway="$BIGGEST" \
+  --concurrency=1 --requests=1000 --warmup=1s --label="pathway=$BIGGEST" |
+  tee "$TMP/wl-big.txt" | sed 's/^/  /'
 echo; echo "== GetWorklist first page, 1,000 calls, 1 caller: every pathway in turn"
-"$LOAD" --target="$ADDR" --rpc=worklist --worklist_pathway=all --concurrency=1 \
-  --requests=1000 --warmup=1s --label="pathway=all" | tee "$TMP/wl-all.txt" | sed 's/^/  /'
+"$LOAD" --target="$ADDR" --token_file="$TOKEN_FILE" --rpc=worklist --worklist_pathway=all \
+  --concurrency=1 --requests=1000 --warmup=1s --label="pathway=all" |
+  tee "$TMP/wl-all.txt" | sed 's/^/  /'
 RSS_AFTER="$(status_kb "$SERVER_PID" VmRSS)"
 
 # --- 6. writes and reads at scale, against an empty store ---------------------------------
 # rpc64 LABEL RPC ADDR: 64 callers for 5 s.
 rpc64() {
-  "$LOAD" --target="$3" --rpc="$2" --concurrency=64 --warmup=1s --duration=5s \
+  "$LOAD" --target="$3" --token_file="$TOKEN_FILE" --rpc="$2" --concurrency=64 --warmup=1s --duration=5s \
     --nhs_slot="$4" --label="store=$1" 2>/dev/null | tee "$TMP/$2-$1.txt" | sed 's/^/  /'
 }
 echo; echo "== SubmitReferral (durable) and GetReferral, 64 callers, $COUNT referrals stored"
@@ -161,7 +178,7 @@ SERVER_PID=""
 echo; echo "== baseline: the same runs against a server on an empty data directory"
 EMPTY="$TMP/empty"
 "$SERVER" --listen=127.0.0.1:0 --http_listen= --data_dir="$EMPTY" --log_level=warn \
-  >"$TMP/server-empty.out" 2>"$TMP/server-empty.err" &
+  --tokens_file="$TOKENS" >"$TMP/server-empty.out" 2>"$TMP/server-empty.err" &
 SERVER_PID=$!
 for _ in $(seq 1 200); do
   EADDR="$(sed -n 's/.*grpc:\/\/\([0-9.]*:[0-9]*\).*/\1/p' "$TMP/server-empty.out" 2>/dev/null |

@@ -4,6 +4,9 @@
 # another title: a different version that decides identically), then
 # alternates runs of frontdoor-load --rpc=submit with shadow evaluation off
 # and on, and prints each run's median and p99 and the ratio of medians.
+# Callers authenticate with tokens made by `frontdoor admin token create`: a
+# rule author proposes, a safety officer approves and starts and stops the
+# shadow (two people), a clinician submits.
 #
 # Usage: tests/load/shadow_check.sh   (env: BUILD_DIR=build, ROUNDS=3,
 #        CONCURRENCY=1, DURATION=5s)
@@ -26,31 +29,49 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tokens="$work/tokens.txtpb"
+for who in rule_author:shadow-rule-author safety_officer:shadow-safety-officer \
+  clinician:shadow-clinician; do
+  (umask 077 && "$CLI" admin token create --tokens_file="$tokens" --role="${who%%:*}" \
+    --principal="${who#*:}" > "$work/${who%%:*}.token" 2>> "$work/tokens.log") || {
+    cat "$work/tokens.log" >&2
+    exit 1
+  }
+done
+cli_as() {  # cli_as ROLE ARGS...: the CLI with ROLE's token
+  local role="$1"
+  shift
+  FRONTDOOR_TOKEN_FILE="$work/$role.token" "$CLI" "$@"
+}
+
 port=$(( 40000 + RANDOM % 20000 ))
 addr="127.0.0.1:$port"
 "$SERVER" --listen="$addr" --http_listen= --data_dir="$work/data" \
-  --watch_rules=false > "$work/server.log" 2>&1 &
+  --watch_rules=false --tokens_file="$tokens" > "$work/server.log" 2>&1 &
 pid=$!
 "$LOAD" --target="$addr" --wait_serving --timeout=60s > /dev/null
 
 cp -r triage-rules/community-spa "$work/candidate"
 sed -i 's/^title: .*/title: Community SPA default triage rules (shadow candidate)/' \
   "$work/candidate/ruleset.yaml"
-version=$("$CLI" rules propose "$work/candidate" --server="$addr" --actor=rule-author --json |
+version=$(cli_as rule_author rules propose "$work/candidate" --server="$addr" \
+    --actor=shadow-rule-author --json |
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
-"$CLI" rules approve "$version" --server="$addr" --actor=safety-officer > /dev/null
+cli_as safety_officer rules approve "$version" --server="$addr" --actor=shadow-safety-officer > /dev/null
 
 run() {  # run LABEL
-  "$LOAD" --target="$addr" --rpc=submit --concurrency="$CONCURRENCY" \
-    --duration="$DURATION" --warmup=1s | grep '^RESULT' | sed "s/^RESULT/$1/"
+  "$LOAD" --target="$addr" --token_file="$work/clinician.token" --rpc=submit \
+    --concurrency="$CONCURRENCY" --duration="$DURATION" --warmup=1s | grep '^RESULT' | sed "s/^RESULT/$1/"
 }
 for i in $(seq "$ROUNDS"); do
-  "$CLI" rules shadow stop --server="$addr" --actor=ops > /dev/null 2>&1 || true
+  cli_as safety_officer rules shadow stop --server="$addr" --actor=shadow-safety-officer \
+    > /dev/null 2>&1 || true
   run "off"
-  "$CLI" rules shadow start "$version" --server="$addr" --actor=ops > /dev/null
+  cli_as safety_officer rules shadow start "$version" --server="$addr" \
+    --actor=shadow-safety-officer > /dev/null
   run "on "
 done | tee "$work/results.txt"
-"$CLI" rules shadow report --server="$addr"
+cli_as safety_officer rules shadow report --server="$addr"
 /usr/bin/python3 - "$work/results.txt" <<'PY'
 import re, statistics, sys
 p50 = {"off": [], "on": []}
