@@ -63,8 +63,11 @@ absl::StatusOr<storage::AuditFilter> AuditFilterFor(
   return filter;
 }
 
-AuditServiceImpl::AuditServiceImpl(storage::ReferralStore* store)
-    : store_(store), verifier_([this] { VerifyLoop(); }) {}
+AuditServiceImpl::AuditServiceImpl(storage::ReferralStore* store,
+                                   const auth::Authorizer* authorizer)
+    : store_(store),
+      authorizer_(authorizer),
+      verifier_([this] { VerifyLoop(); }) {}
 
 AuditServiceImpl::~AuditServiceImpl() {
   {
@@ -78,9 +81,25 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Query(
     grpc::CallbackServerContext* ctx, const v1::QueryAuditRequest* request,
     v1::QueryAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  // Who may call (audit.proto: auditors only) is decided here, first.
-
-  reactor->Finish(ToGrpcStatus(RunQuery(*request, response)));
+  std::optional<auth::Principal> who = auth::AdmitUnary(
+      *authorizer_, ctx, reactor, "/frontdoor.v1.AuditService/Query");
+  if (!who) return reactor;
+  absl::Status st = RunQuery(*request, response);
+  if (!st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  // Searches of the trail go to the operational log (who searched, and by
+  // what, never the NHS number itself), not into the trail, where they
+  // would read as access to the patients' records.
+  log::Info("audit trail queried",
+            {{"principal", who->name},
+             {"request_id", who->request_id},
+             {"by_patient", !request->nhs_number().empty()},
+             {"by_principal", request->principal()},
+             {"by_referral", request->referral_id()},
+             {"entries", response->entries_size()}});
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
@@ -113,8 +132,10 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Verify(
     grpc::CallbackServerContext* ctx, const v1::VerifyAuditRequest* request,
     v1::VerifyAuditResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  // Who may call (audit.proto: auditors only) is decided here, first.
-
+  if (!auth::AdmitUnary(*authorizer_, ctx, reactor,
+                        "/frontdoor.v1.AuditService/Verify")) {
+    return reactor;
+  }
   absl::MutexLock lock(&mu_);
   waiting_.push_back({reactor, response});
   return reactor;

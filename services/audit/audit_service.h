@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/audit.grpc.pb.h"
+#include "services/auth/authorizer.h"
 #include "storage/referral_store.h"
 
 namespace frontdoor::audit {
@@ -31,11 +32,15 @@ absl::StatusOr<storage::AuditFilter> AuditFilterFor(
 // for the next one and share it: every caller gets a walk that started after
 // its call, and at most one walk runs at a time.
 //
-// Thread-safe. `store` must outlive the service. The destructor waits for a
+// Only auditors may call (services/auth/permissions.cc). Each query is
+// logged: who searched, and by what.
+//
+// Thread-safe. `store` and `authorizer` must outlive the service. The destructor waits for a
 // running walk and fails calls still waiting for one (UNAVAILABLE).
 class AuditServiceImpl final : public v1::AuditService::CallbackService {
  public:
-  explicit AuditServiceImpl(storage::ReferralStore* store);
+  AuditServiceImpl(storage::ReferralStore* store,
+                   const auth::Authorizer* authorizer);
   ~AuditServiceImpl() override;
 
   AuditServiceImpl(const AuditServiceImpl&) = delete;
@@ -54,6 +59,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
     v1::VerifyAuditResponse* response;
   };
 
+  const auth::Authorizer* const authorizer_;
   absl::Status RunQuery(const v1::QueryAuditRequest& request,
                         v1::QueryAuditResponse* response);
   // The verifier thread: one walk for all the calls waiting when it starts.

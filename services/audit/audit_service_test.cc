@@ -23,6 +23,7 @@
 #include "storage/referral_store.h"
 #include "storage/store_keys.h"
 #include "storage/store_test_util.h"
+#include "services/auth/test_identities.h"
 
 namespace frontdoor::audit {
 namespace {
@@ -53,7 +54,8 @@ class AuditServiceTest : public ::testing::Test {
     auto store = storage::ReferralStore::Open(options);
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
-    service_ = std::make_unique<AuditServiceImpl>(store_.get());
+    service_ = std::make_unique<AuditServiceImpl>(
+        store_.get(), frontdoor::testing::TestIdentities::Shared().authorizer());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -61,9 +63,10 @@ class AuditServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    address_ = "127.0.0.1:" + std::to_string(port);
     stub_ = v1::AuditService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                            grpc::InsecureChannelCredentials()));
+        frontdoor::testing::TestIdentities::Shared().Channel(
+            address_, v1::ROLE_AUDITOR));
   }
 
   void Stop() {
@@ -117,6 +120,7 @@ class AuditServiceTest : public ::testing::Test {
   FakeClock clock_{kT0};
   TempDir tmp_;
   std::unique_ptr<storage::ReferralStore> store_;
+  std::string address_;
   std::unique_ptr<AuditServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::AuditService::Stub> stub_;
@@ -288,6 +292,24 @@ TEST(AuditFilterForTest, KeepsAnIdThatIsNotAReference) {
   absl::StatusOr<storage::AuditFilter> filter = AuditFilterFor(request);
   ASSERT_THAT(filter, IsOk());
   EXPECT_EQ(filter->referral_id, "not-a-reference");
+}
+
+TEST_F(AuditServiceTest, OnlyAuditorsMayReadTheTrail) {
+  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_ADMIN,
+                        v1::ROLE_REFERRER, v1::ROLE_SAFETY_OFFICER}) {
+    auto stub = v1::AuditService::NewStub(
+        frontdoor::testing::TestIdentities::Shared().Channel(address_, role));
+    grpc::ClientContext q;
+    v1::QueryAuditResponse entries;
+    EXPECT_EQ(stub->Query(&q, v1::QueryAuditRequest(), &entries).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << v1::Role_Name(role);
+    grpc::ClientContext v;
+    v1::VerifyAuditResponse verdict;
+    EXPECT_EQ(stub->Verify(&v, v1::VerifyAuditRequest(), &verdict).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << v1::Role_Name(role);
+  }
 }
 
 }  // namespace

@@ -58,6 +58,12 @@ TestIdentities TestIdentities::Create(const std::string& dir) {
     t.tokens_[{role, 2}] = add(role, PrincipalFor(role, 2));
   if (absl::Status st = auth::WriteIdentityFile(t.file_, file); !st.ok())
     Die(st);
+  absl::StatusOr<std::unique_ptr<auth::IdentityStore>> store =
+      auth::IdentityStore::Open(t.file_);
+  if (!store.ok()) Die(store.status());
+  t.store_ = std::shared_ptr<auth::IdentityStore>(*std::move(store));
+  t.authorizer_ =
+      std::make_shared<auth::Authorizer>(t.store_.get(), RealClock::Get());
   return t;
 }
 
@@ -77,16 +83,5 @@ void TestIdentities::Authorize(grpc::ClientContext* ctx, v1::Role role,
   ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token(role, n)));
 }
 
-const auth::Authorizer* TestIdentities::authorizer() {
-  if (authorizer_ == nullptr) {
-    absl::StatusOr<std::unique_ptr<auth::IdentityStore>> store =
-        auth::IdentityStore::Open(file_);
-    if (!store.ok()) Die(store.status());
-    store_ = std::shared_ptr<auth::IdentityStore>(*std::move(store));
-    authorizer_ =
-        std::make_shared<auth::Authorizer>(store_.get(), RealClock::Get());
-  }
-  return authorizer_.get();
-}
 
 }  // namespace frontdoor::testing

@@ -42,9 +42,9 @@ class TestIdentities {
   // Adds "authorization: Bearer <token of role>".
   void Authorize(grpc::ClientContext* ctx, v1::Role role, int n = 1) const;
 
-  // An IdentityStore and Authorizer over the file, for services tested
-  // without a whole server. Owned by this object.
-  const auth::Authorizer* authorizer();
+  // An Authorizer over the file, for services tested without a whole
+  // server. Shared by copies of this object.
+  const auth::Authorizer* authorizer() const { return authorizer_.get(); }
 
  private:
   std::string file_;

@@ -100,8 +100,8 @@ class AuditClient {
  public:
   explicit AuditClient(const CommonOptions& opts)
       : opts_(opts),
-        stub_(v1::AuditService::NewStub(grpc::CreateChannel(
-            opts.server, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::AuditService::NewStub(
+            OpenChannel(opts, grpc::ChannelArguments()))) {}
 
   absl::Status Verify(v1::VerifyAuditResponse* response) {
     grpc::ClientContext ctx;
@@ -231,9 +231,7 @@ int RunAudit(const std::vector<std::string>& args, const Io& io,
     io.out << kUsage;
     return kExitOk;
   }
-  std::vector<FlagSpec> flags = {{"--server", Kind::kValue},
-                                 {"--timeout", Kind::kValue},
-                                 {"--json", Kind::kBool}};
+  std::vector<FlagSpec> flags = ConnectionFlags();
   if (verb == "verify") {
     flags.push_back({"--data_dir", Kind::kValue});
   } else if (verb == "query") {

@@ -20,6 +20,7 @@
 #include "storage/audit_test_util.h"
 #include "storage/referral_store.h"
 #include "storage/store_test_util.h"
+#include "services/auth/test_identities.h"
 
 namespace frontdoor::cli {
 namespace {
@@ -142,7 +143,8 @@ class AuditCommandServerTest : public ::testing::Test {
     ASSERT_THAT(storage::testing::AppendAlternatingEntries(*store_, clock_, 5,
                                                            absl::Minutes(1)),
                 IsOk());
-    service_ = std::make_unique<audit::AuditServiceImpl>(store_.get());
+    service_ = std::make_unique<audit::AuditServiceImpl>(
+        store_.get(), frontdoor::testing::TestIdentities::Shared().authorizer());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -151,6 +153,8 @@ class AuditCommandServerTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     env_.server = absl::StrCat("127.0.0.1:", port);
+    env_.token =
+        frontdoor::testing::TestIdentities::Shared().token(v1::ROLE_AUDITOR);
   }
 
   void TearDown() override {

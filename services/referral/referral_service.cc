@@ -171,6 +171,17 @@ std::optional<auth::Principal> ReferralServiceImpl::Admit(grpc::CallbackServerCo
   return std::nullopt;
 }
 
+namespace {
+
+// Referrers see their own referrals but not the links to other referrals of
+// the same patient (another referrer's references would tell them that
+// those exist).
+void ScrubForCaller(const auth::Principal& who, v1::ReferralRecord* record) {
+  if (auth::SeesOnlyOwnReferrals(who.role)) record->clear_linked_referrals();
+}
+
+}  // namespace
+
 v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::string_view method,
                                             const std::string& id,
                                             const v1::ReferralRecord* record,
@@ -407,6 +418,7 @@ struct ReferralServiceImpl::SubmitCall {
   void Done(const absl::Status& st) {
     if (st.ok()) {
       for (const auto& w : warnings) resp->add_warnings(w);
+      ScrubForCaller(who, resp->mutable_record());
       for (const auto& [before, after] : changed) {
         svc->hub_.Publish(before ? &*before : nullptr, after, now);
       }
@@ -472,6 +484,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
   } else {
     *response = std::move(**rec);
     UpdateSla(clock_->Now(), response);
+    ScrubForCaller(*who, response);
     FinishAudited(reactor, {AuditOf(*who, "GetReferral", *id, response, absl::StatusCode::kOk)},
                   absl::OkStatus());
   }
@@ -508,7 +521,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferralEvents(
     reactor->Finish(ToGrpcStatus(events.status()));
     return reactor;
   }
-  for (auto& e : *events) *response->add_events() = std::move(e);
+  for (auto& e : *events) {
+    if (auth::SeesOnlyOwnReferrals(who->role)) e.clear_linked_referral();
+    *response->add_events() = std::move(e);
+  }
   FinishAudited(reactor,
                 {AuditOf(*who, "ListReferralEvents", *id, &**rec, absl::StatusCode::kOk)},
                 absl::OkStatus());
@@ -561,6 +577,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::ListReferrals(
   for (auto& r : page->items) {
     UpdateSla(now, &r);
     audit.push_back(AuditOf(*who, "ListReferrals", "", &r, absl::StatusCode::kOk));
+    ScrubForCaller(*who, &r);
     *response->add_referrals() = std::move(r);
   }
   if (audit.empty()) audit.push_back(AuditOf(*who, "ListReferrals", "", nullptr, absl::StatusCode::kOk));

@@ -721,7 +721,8 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     st.service_names.push_back(v1::ReferralService::service_full_name());
     // The audit trail records the referral role's reads and writes.
     st.audit_service =
-        std::make_unique<audit::AuditServiceImpl>(st.store.get());
+        std::make_unique<audit::AuditServiceImpl>(st.store.get(),
+                                                  st.authorizer.get());
     st.service_names.push_back(v1::AuditService::service_full_name());
   }
   st.service_names.push_back(v1::AuthService::service_full_name());

@@ -504,6 +504,57 @@ TEST_F(ReferralFlowTest, EverythingSurvivesARestart) {
   EXPECT_TRUE(again.replayed());
 }
 
+// Referrers see their own referral, but neither another referrer's nor the
+// links to other referrals of the same patient; and the answer for someone
+// else's referral is the same as for one that does not exist.
+TEST_F(ReferralFlowTest, ReferrersSeeOnlyTheirOwnReferralsAndNoLinks) {
+  v1::ReferralRecord staff = MustSubmit("req-staff", News2Of7());
+  auto as = [&](int n) {
+    return v1::ReferralService::NewStub(
+        Ids().Channel(server_->grpc_address(), v1::ROLE_REFERRER, n));
+  };
+  auto a = as(1);
+  grpc::ClientContext c1;
+  v1::SubmitReferralRequest req;
+  req.set_request_id("req-referrer-a");
+  *req.mutable_referral() = News2Of7();  // same patient and problem: linked
+  v1::SubmitReferralResponse mine;
+  ASSERT_TRUE(a->SubmitReferral(&c1, req, &mine).ok());
+  EXPECT_EQ(mine.record().submitted_by(), "test-referrer");
+  EXPECT_THAT(mine.record().linked_referrals(), ::testing::IsEmpty());
+  v1::ReferralRecord staff_view;
+  ASSERT_TRUE(Get(mine.record().id(), &staff_view).ok());
+  EXPECT_THAT(staff_view.linked_referrals(), ::testing::Contains(staff.id()));
+
+  auto get = [](v1::ReferralService::Stub* stub, const std::string& id,
+                v1::ReferralRecord* out) {
+    grpc::ClientContext ctx;
+    v1::GetReferralRequest r;
+    r.set_id(id);
+    return stub->GetReferral(&ctx, r, out);
+  };
+  v1::ReferralRecord got;
+  ASSERT_TRUE(get(a.get(), mine.record().id(), &got).ok());
+  EXPECT_THAT(got.linked_referrals(), ::testing::IsEmpty());
+  grpc::Status foreign = get(a.get(), staff.id(), &got);
+  grpc::Status missing = get(a.get(), "0000-0000-000", &got);
+  EXPECT_EQ(foreign.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  auto b = as(2);
+  grpc::Status other = get(b.get(), mine.record().id(), &got);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::ClientContext c2;
+  v1::ListReferralsRequest list;
+  v1::ListReferralsResponse listed;
+  ASSERT_TRUE(b->ListReferrals(&c2, list, &listed).ok());
+  EXPECT_THAT(listed.referrals(), ::testing::IsEmpty());
+  grpc::ClientContext c3;
+  list.set_submitted_by("test-referrer");
+  EXPECT_EQ(b->ListReferrals(&c3, list, &listed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 // Triage in another process that is down: the referral is still taken,
 // acknowledged as AWAITING_TRIAGE on the clinical review worklist, and
 // triaged once triage is back.
