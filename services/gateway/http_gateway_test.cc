@@ -25,6 +25,7 @@
 #include "services/common/temp_dir.h"
 #include "services/common/test_util.h"
 #include "services/server/server.h"
+#include "services/auth/test_pki.h"
 
 namespace frontdoor::gateway {
 namespace {
@@ -727,59 +728,10 @@ TEST(GatewayErrorFieldTest, JsonParseMessages) {
 
 // --- TLS -------------------------------------------------------------------
 
-// A throwaway CA with a server certificate for 127.0.0.1 and a client
-// certificate, and a second CA with a client certificate of its own.
-class Pki {
- public:
-  explicit Pki(const std::string& dir) : dir_(dir) {}
-
-  bool Make() {
-    const std::string ext = Path("server.ext");
-    std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-    return Ca("ca") && Ca("other-ca") &&
-           Leaf("server", "ca", "localhost", ext) &&
-           Leaf("client", "ca", "test-client", "") &&
-           Leaf("stranger", "other-ca", "test-stranger", "");
-  }
-
-  std::string Path(const std::string& name) const {
-    return absl::StrCat(dir_, "/", name);
-  }
-
- private:
-  bool Run(const std::string& command) {
-    const std::string line = absl::StrCat(command, " 2>>", Path("openssl.log"));
-    if (std::system(line.c_str()) == 0) return true;
-    ADD_FAILURE() << line << "\n" << ReadFile(Path("openssl.log"));
-    return false;
-  }
-  bool Ca(const std::string& name) {
-    return Run(absl::StrCat(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-        "-nodes -days 2 -subj /CN=",
-        name, " -keyout ", Path(name + ".key"), " -out ", Path(name + ".pem")));
-  }
-  bool Leaf(const std::string& name, const std::string& ca,
-            const std::string& cn, const std::string& ext) {
-    return Run(absl::StrCat(
-               "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-               "-nodes -subj /CN=",
-               cn, " -keyout ", Path(name + ".key"), " -out ",
-               Path(name + ".csr"))) &&
-           Run(absl::StrCat("openssl x509 -req -days 2 -in ",
-                            Path(name + ".csr"), " -CA ", Path(ca + ".pem"),
-                            " -CAkey ", Path(ca + ".key"),
-                            " -CAcreateserial -out ", Path(name + ".pem"),
-                            ext.empty() ? "" : " -extfile " + ext));
-  }
-
-  std::string dir_;
-};
-
 class HttpGatewayTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::system("openssl version >/dev/null 2>&1") != 0)
+    if (!frontdoor::testing::HaveOpenssl())
       GTEST_SKIP() << "no openssl command to make certificates with";
     ASSERT_TRUE(pki_.Make());
   }
@@ -816,7 +768,7 @@ class HttpGatewayTlsTest : public ::testing::Test {
 
   TempDir dir_{"http_gateway_tls"};
   TempDir data_{"http_gateway_tls_data"};
-  Pki pki_{dir_.path()};
+  frontdoor::testing::TestPki pki_{dir_.path()};
 };
 
 TEST_F(HttpGatewayTlsTest, HttpsOnlyWhenCertificatesAreGiven) {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "frontdoor/v1/audit.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -18,8 +19,8 @@
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
 #include "services/referral/referral_service.h"
-#include "services/server/server.h"
 #include "services/auth/test_identities.h"
+#include "services/server/server.h"
 
 namespace frontdoor {
 namespace {
@@ -502,6 +503,98 @@ TEST_F(ReferralFlowTest, EverythingSurvivesARestart) {
   v1::SubmitReferralResponse again;
   ASSERT_TRUE(Submit("restart", News2Of7(), &again).ok());
   EXPECT_TRUE(again.replayed());
+}
+
+// Every call that reads or writes patient data leaves exactly the audit
+// entries it should, found by its request id: who, role, action, referral,
+// NHS number and outcome; refused calls too. The chain verifies.
+TEST_F(ReferralFlowTest, EveryPatientDataCallIsAudited) {
+  auto call = [&](const std::string& request_id, auto&& rpc) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-request-id", request_id);
+    return rpc(&ctx);
+  };
+  v1::SubmitReferralRequest submit;
+  submit.set_request_id("audit-submit");
+  *submit.mutable_referral() = News2Of7();
+  v1::SubmitReferralResponse submitted;
+  ASSERT_TRUE(call("rq-submit", [&](grpc::ClientContext* c) {
+                return referrals_->SubmitReferral(c, submit, &submitted);
+              }).ok());
+  const std::string id = submitted.record().id();
+  const std::string nhs = News2Of7().patient().nhs_number();
+  v1::GetReferralRequest get;
+  get.set_id(id);
+  v1::ReferralRecord got;
+  ASSERT_TRUE(call("rq-get", [&](grpc::ClientContext* c) {
+                return referrals_->GetReferral(c, get, &got);
+              }).ok());
+  v1::ListReferralEventsRequest events;
+  events.set_id(id);
+  v1::ListReferralEventsResponse evs;
+  ASSERT_TRUE(call("rq-events", [&](grpc::ClientContext* c) {
+                return referrals_->ListReferralEvents(c, events, &evs);
+              }).ok());
+  v1::ListReferralsRequest list;
+  list.set_nhs_number(nhs);
+  v1::ListReferralsResponse listed;
+  ASSERT_TRUE(call("rq-list", [&](grpc::ClientContext* c) {
+                return referrals_->ListReferrals(c, list, &listed);
+              }).ok());
+  v1::TransitionReferralRequest accept;
+  accept.set_id(id);
+  accept.set_expected_version(got.version());
+  accept.mutable_accept();
+  v1::ReferralRecord accepted;
+  ASSERT_TRUE(call("rq-accept", [&](grpc::ClientContext* c) {
+                return referrals_->TransitionReferral(c, accept, &accepted);
+              }).ok());
+  auto referrer = v1::ReferralService::NewStub(
+      Ids().Channel(server_->grpc_address(), v1::ROLE_REFERRER));
+  EXPECT_EQ(call("rq-denied", [&](grpc::ClientContext* c) {
+              return referrer->GetReferral(c, get, &got);
+            }).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  auto audit = v1::AuditService::NewStub(
+      Ids().Channel(server_->grpc_address(), v1::ROLE_AUDITOR));
+  grpc::ClientContext q;
+  v1::QueryAuditRequest by_referral;
+  by_referral.set_referral_id(id);
+  by_referral.set_page_size(1000);
+  v1::QueryAuditResponse trail;
+  ASSERT_TRUE(audit->Query(&q, by_referral, &trail).ok());
+  std::map<std::string, std::vector<v1::AuditEntry>> by_request;
+  for (const v1::AuditEntry& e : trail.entries()) by_request[e.request_id()].push_back(e);
+  struct Want {
+    std::string request_id, action, principal, outcome;
+  } wants[] = {
+      {"rq-submit", "SubmitReferral", "test-clinician", "OK"},
+      {"rq-get", "GetReferral", "test-clinician", "OK"},
+      {"rq-events", "ListReferralEvents", "test-clinician", "OK"},
+      {"rq-list", "ListReferrals", "test-clinician", "OK"},
+      {"rq-accept", "TransitionReferral", "test-clinician", "OK"},
+      {"rq-denied", "GetReferral", "test-referrer", "PERMISSION_DENIED"},
+  };
+  for (const Want& w : wants) {
+    SCOPED_TRACE(w.request_id);
+    ASSERT_EQ(by_request[w.request_id].size(), 1u);
+    const v1::AuditEntry& e = by_request[w.request_id][0];
+    EXPECT_EQ(e.action(), "/frontdoor.v1.ReferralService/" + w.action);
+    EXPECT_EQ(e.principal(), w.principal);
+    EXPECT_EQ(e.outcome(), w.outcome);
+    EXPECT_EQ(e.referral_id(), id);
+    EXPECT_EQ(e.nhs_number(), nhs);
+    EXPECT_EQ(e.channel(), "grpc");
+    EXPECT_EQ(e.hash().size(), 32u);
+  }
+  EXPECT_EQ(trail.entries_size(), 6);
+
+  grpc::ClientContext v;
+  v1::VerifyAuditResponse verdict;
+  ASSERT_TRUE(audit->Verify(&v, v1::VerifyAuditRequest(), &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.problem();
+  EXPECT_GE(verdict.entries(), 6u);
 }
 
 // Referrers see their own referral, but neither another referrer's nor the
