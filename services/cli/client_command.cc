@@ -84,6 +84,9 @@ Services:
 Administration:
   admin backup DIR    back up the referral store (through the server)
   admin restore B D   restore backup dir B into data dir D (server stopped)
+  admin token ...     create, list and revoke callers' tokens (tokens file)
+  audit verify|query  check the audit trail's hash chain; who saw which
+                      patient ('audit --help')
 
 Rule sets:
   rules               lint, test, explain and format triage rule sets; their
