@@ -56,6 +56,7 @@ import json
 import os
 import re
 import select
+import uuid
 import shutil
 import signal
 import socket
@@ -297,9 +298,17 @@ def wait_serving(channel, services, timeout=30):
     raise RuntimeError(f"not SERVING after {timeout}s: {last}")
 
 
+# Every ReferralService call made through an authenticated channel here:
+# (method, request id, status code). The audit trail must hold an entry for
+# each one that reached patient data (OK) or was refused (PERMISSION_DENIED).
+PATIENT_DATA_CALLS = []
+
+
 def bearer_interceptor(token):
-    """A client interceptor adding `authorization: Bearer <token>` to every
-    unary call (grpc is imported at run time, hence the classes here)."""
+    """A client interceptor adding `authorization: Bearer <token>` and a fresh
+    x-request-id to every unary call, and noting ReferralService calls in
+    PATIENT_DATA_CALLS (grpc is imported at run time, hence the classes
+    here)."""
 
     class CallDetails(collections.namedtuple(
             "CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
@@ -308,11 +317,16 @@ def bearer_interceptor(token):
 
     class Bearer(grpc.UnaryUnaryClientInterceptor):
         def intercept_unary_unary(self, continuation, details, request):
-            metadata = list(details.metadata or []) + [("authorization", f"Bearer {token}")]
-            return continuation(CallDetails(
+            request_id = uuid.uuid4().hex
+            metadata = list(details.metadata or []) + [("authorization", f"Bearer {token}"),
+                                                       ("x-request-id", request_id)]
+            outcome = continuation(CallDetails(
                 details.method, details.timeout, metadata, details.credentials,
                 getattr(details, "wait_for_ready", None), getattr(details, "compression", None)),
                 request)
+            if details.method.startswith("/frontdoor.v1.ReferralService/"):
+                PATIENT_DATA_CALLS.append((details.method, request_id, outcome.code()))
+            return outcome
 
     return Bearer()
 
@@ -404,6 +418,41 @@ def rpc_error(call, *args, **kwargs):
 
 
 # --- the test -----------------------------------------------------------------------
+
+
+def check_audit_trail(api, address, auditor_token, cli):
+    """Every patient-data call made so far against this data directory (before
+    and after the restart) has its audit entry, and the chain verifies."""
+    auditor = connect(address, auditor_token)
+    api.load_symbol("frontdoor.v1.AuditService")
+    QueryReq, query = api.method("frontdoor.v1.AuditService", "Query", channel=auditor)
+    entries, token = [], ""
+    while True:
+        page = query(QueryReq(page_size=1000, page_token=token), timeout=30)
+        entries.extend(page.entries)
+        token = page.next_page_token
+        if not token:
+            break
+    logged = {e.request_id: e for e in entries}
+    wanted = [(m, rid, code) for m, rid, code in PATIENT_DATA_CALLS
+              if code in (grpc.StatusCode.OK, grpc.StatusCode.PERMISSION_DENIED)]
+    missing = [(m, rid) for m, rid, _ in wanted if rid not in logged]
+    wrong = [(m, logged[rid].action) for m, rid, _ in wanted
+             if rid in logged and logged[rid].action != m]
+    print(f"      audit trail: {len(entries)} entries; {len(wanted)} patient-data calls made here")
+    check(len(wanted) >= 10 and not missing,
+          f"an audit entry for every patient-data call of the run (missing: {missing[:5]})")
+    check(not wrong, f"each entry names its call's method (wrong: {wrong[:5]})")
+    check(all(e.outcome == "PERMISSION_DENIED" for m, rid, code in wanted
+              if code == grpc.StatusCode.PERMISSION_DENIED for e in [logged[rid]]),
+          "refused calls are recorded as PERMISSION_DENIED")
+    seqs = [e.seq for e in entries]
+    check(seqs == list(range(1, len(entries) + 1)), "audit entries are numbered 1..n, no gaps")
+    env = dict(os.environ, FRONTDOOR_TOKEN=auditor_token)
+    out = subprocess.run([cli, "audit", "verify", f"--server={address}"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, env=env)
+    check(out.returncode == 0, f"frontdoor audit verify: exit 0 ({out.stdout.strip()[:200]})")
+    auditor.close()
 
 
 def run(server_bin, cli, work):
@@ -626,6 +675,7 @@ def run(server_bin, cli, work):
         wait_serving(channel, [""])
         GetReq, get = api.method("frontdoor.v1.ReferralService", "GetReferral")
         EventsReq, list_events = api.method("frontdoor.v1.ReferralService", "ListReferralEvents")
+        check_audit_trail(api, server.address, tokens["auditor"], cli)
         for rid_, before in records.items():
             after = get(GetReq(id=rid_), timeout=10)
             # Classes from another reflection pool: compare the wire bytes.
