@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/auth/test_identities.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 #include "storage/referral_store.h"
 #include "storage/store_test_util.h"
@@ -49,14 +50,8 @@ class AdminServiceTest : public ::testing::Test {
     }
     service_ =
         std::make_unique<AdminServiceImpl>(store_.get(), ids_.authorizer());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = frontdoor::testing::StartLocalServer({service_.get()}, &address_);
     ASSERT_NE(server_, nullptr);
-    address_ = "127.0.0.1:" + std::to_string(port);
     stub_ = v1::AdminService::NewStub(ids_.Channel(address_, v1::ROLE_ADMIN));
   }
 
@@ -152,12 +147,11 @@ TEST(DescribeLatestBackupTest, EmptyDirIsNotFound) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
-
 TEST_F(AdminServiceTest, OnlyAdminsMayBackUp) {
   v1::BackupRequest req;
   req.set_dir(tmp_.path() + "/denied");
-  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_AUDITOR,
-                        v1::ROLE_REFERRER, v1::ROLE_SERVICE}) {
+  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_AUDITOR, v1::ROLE_REFERRER,
+                        v1::ROLE_SERVICE}) {
     auto stub = v1::AdminService::NewStub(ids_.Channel(address_, role));
     grpc::ClientContext ctx;
     v1::BackupResponse resp;

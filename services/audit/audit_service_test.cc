@@ -15,15 +15,16 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/clock.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 #include "storage/audit_test_util.h"
 #include "storage/referral_store.h"
 #include "storage/store_keys.h"
 #include "storage/store_test_util.h"
-#include "services/auth/test_identities.h"
 
 namespace frontdoor::audit {
 namespace {
@@ -55,18 +56,13 @@ class AuditServiceTest : public ::testing::Test {
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
     service_ = std::make_unique<AuditServiceImpl>(
-        store_.get(), frontdoor::testing::TestIdentities::Shared().authorizer());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+        store_.get(),
+        frontdoor::testing::TestIdentities::Shared().authorizer());
+    server_ = frontdoor::testing::StartLocalServer({service_.get()}, &address_);
     ASSERT_NE(server_, nullptr);
-    address_ = "127.0.0.1:" + std::to_string(port);
     stub_ = v1::AuditService::NewStub(
-        frontdoor::testing::TestIdentities::Shared().Channel(
-            address_, v1::ROLE_AUDITOR));
+        frontdoor::testing::TestIdentities::Shared().Channel(address_,
+                                                             v1::ROLE_AUDITOR));
   }
 
   void Stop() {
@@ -295,8 +291,8 @@ TEST(AuditFilterForTest, KeepsAnIdThatIsNotAReference) {
 }
 
 TEST_F(AuditServiceTest, OnlyAuditorsMayReadTheTrail) {
-  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_ADMIN,
-                        v1::ROLE_REFERRER, v1::ROLE_SAFETY_OFFICER}) {
+  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_ADMIN, v1::ROLE_REFERRER,
+                        v1::ROLE_SAFETY_OFFICER}) {
     auto stub = v1::AuditService::NewStub(
         frontdoor::testing::TestIdentities::Shared().Channel(address_, role));
     grpc::ClientContext q;

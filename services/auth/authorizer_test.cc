@@ -14,6 +14,7 @@
 #include "services/common/clock.h"
 #include "services/common/proto_time.h"
 #include "services/common/temp_dir.h"
+#include "services/common/test_grpc_server.h"
 
 namespace frontdoor::auth {
 namespace {
@@ -46,15 +47,11 @@ class AuthorizerTest : public ::testing::Test {
     store_ = *std::move(store);
     authorizer_ = std::make_unique<Authorizer>(store_.get(), &clock_);
     service_ = std::make_unique<AuthServiceImpl>(authorizer_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_GT(port, 0);
-    stub_ = v1::AuthService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    std::string address;
+    server_ = frontdoor::testing::StartLocalServer({service_.get()}, &address);
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::AuthService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -80,8 +77,7 @@ class AuthorizerTest : public ::testing::Test {
 
 TEST_F(AuthorizerTest, AValidTokenNamesThePrincipalAndWhatTheyMayDo) {
   v1::WhoAmIResponse me;
-  grpc::Status st =
-      WhoAmI("Bearer " + ids_.token(v1::ROLE_REFERRER), &me);
+  grpc::Status st = WhoAmI("Bearer " + ids_.token(v1::ROLE_REFERRER), &me);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(me.principal(), "test-referrer");
   EXPECT_EQ(me.role(), v1::ROLE_REFERRER);

@@ -14,13 +14,14 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_service.h"
+#include "services/auth/test_identities.h"
 #include "services/common/clock.h"
 #include "services/common/proto_time.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 #include "storage/audit_test_util.h"
 #include "storage/referral_store.h"
 #include "storage/store_test_util.h"
-#include "services/auth/test_identities.h"
 
 namespace frontdoor::cli {
 namespace {
@@ -144,15 +145,11 @@ class AuditCommandServerTest : public ::testing::Test {
                                                            absl::Minutes(1)),
                 IsOk());
     service_ = std::make_unique<audit::AuditServiceImpl>(
-        store_.get(), frontdoor::testing::TestIdentities::Shared().authorizer());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+        store_.get(),
+        frontdoor::testing::TestIdentities::Shared().authorizer());
+    server_ =
+        frontdoor::testing::StartLocalServer({service_.get()}, &env_.server);
     ASSERT_NE(server_, nullptr);
-    env_.server = absl::StrCat("127.0.0.1:", port);
     env_.token =
         frontdoor::testing::TestIdentities::Shared().token(v1::ROLE_AUDITOR);
   }

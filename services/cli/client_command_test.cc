@@ -34,6 +34,7 @@
 #include "services/common/log.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 #include "services/server/server.h"
 #include "storage/referral_store.h"
@@ -1190,14 +1191,10 @@ TEST(AdminCommandTest, BackupThroughTheServerThenRestoreOffline) {
   frontdoor::testing::TestIdentities ids =
       frontdoor::testing::TestIdentities::Shared();
   admin::AdminServiceImpl service(store->get(), ids.authorizer());
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ClientEnv env{"", "alice"};
+  std::unique_ptr<grpc::Server> server =
+      frontdoor::testing::StartLocalServer({&service}, &env.server);
   ASSERT_NE(server, nullptr);
-  ClientEnv env{absl::StrCat("127.0.0.1:", port), "alice"};
   env.token = ids.token(v1::ROLE_ADMIN);
 
   const std::string backups = tmp.Sub("backups");
@@ -1254,14 +1251,11 @@ TEST(AdminCommandTest, BackupThroughTheServerThenRestoreOffline) {
 
 TEST(AdminCommandTest, ServerWithoutAdminService) {
   // A server that has not registered AdminService: the command says what to do.
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ClientEnv env{"", "alice"};
+  std::unique_ptr<grpc::Server> server =
+      frontdoor::testing::StartLocalServer({}, &env.server);
   ASSERT_NE(server, nullptr);
-  CliResult r = RunArgs({"admin", "backup", "/tmp/frontdoor-never"},
-                        ClientEnv{absl::StrCat("127.0.0.1:", port), "alice"});
+  CliResult r = RunArgs({"admin", "backup", "/tmp/frontdoor-never"}, env);
   EXPECT_EQ(r.code, kExitFindings) << r;
   EXPECT_THAT(r.err, AllOf(HasSubstr("frontdoor: UNIMPLEMENTED: "),
                            HasSubstr("--data=DATA_DIR")));

@@ -18,6 +18,7 @@
 #include "services/common/grpc_status.h"
 #include "services/common/proto_time.h"
 #include "services/common/temp_dir.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 
 namespace frontdoor::directory {
@@ -39,15 +40,8 @@ class DirectoryServiceTest : public ::testing::Test {
     ASSERT_THAT(d, IsOk());
     service_ = NewDirectoryService(std::shared_ptr<Directory>(*std::move(d)),
                                    ids_.authorizer());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = frontdoor::testing::StartLocalServer({service_.get()}, &address_);
     ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    address_ = absl::StrCat("127.0.0.1:", port);
     // Service managers may read and set capacity.
     stub_ = v1::DirectoryService::NewStub(
         ids_.Channel(address_, v1::ROLE_SERVICE_MANAGER));

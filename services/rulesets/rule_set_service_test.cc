@@ -20,6 +20,7 @@
 #include "services/auth/identities.h"
 #include "services/common/grpc_status.h"
 #include "services/common/metrics.h"
+#include "services/common/test_grpc_server.h"
 #include "services/common/test_util.h"
 #include "services/rulesets/rule_set_test_util.h"
 #include "services/triage/engine/loader.h"
@@ -73,15 +74,9 @@ class RuleSetServiceTest : public ::testing::Test {
     service_ = std::make_unique<RuleSetServiceImpl>(
         manager_.get(), authorizer_.get(), service_options);
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(triage_.get());
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = frontdoor::testing::StartLocalServer(
+        {triage_.get(), service_.get()}, &address_);
     ASSERT_NE(server_, nullptr);
-    address_ = absl::StrCat("127.0.0.1:", port);
     channel_ = ChannelAs("carol");
     rulesets_ = v1::RuleSetService::NewStub(channel_);
     triage_stub_ = v1::TriageService::NewStub(channel_);
@@ -551,10 +546,9 @@ TEST_F(RuleSetServiceTest, RolesAndTheRecordedCallerComeFromTheToken) {
   approve.set_version(v.version());
   approve.set_approver("bob");
   // A rule author cannot approve, even someone else's proposal.
-  EXPECT_EQ(Call(&v1::RuleSetService::Stub::Approve, approve, "erin")
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      Call(&v1::RuleSetService::Stub::Approve, approve, "erin").status().code(),
+      absl::StatusCode::kPermissionDenied);
   FRONTDOOR_ASSERT_OK_AND_ASSIGN(
       v1::RuleSetVersion approved,
       Call(&v1::RuleSetService::Stub::Approve, approve, "alice"));
