@@ -5,7 +5,6 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/client_context.h"
 #include "services/common/grpc_status.h"
 #include "services/common/records.h"
 #include "services/common/proto_time.h"
@@ -22,10 +21,6 @@ constexpr int kMaxPageSize = 500;
 constexpr int kMaxScan = 20000;
 constexpr int kSnapshotLimit = 1000;
 constexpr size_t kMaxQueuedUpdates = 2000;
-
-void SetDeadline(grpc::ClientContext* ctx, absl::Duration d) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
-}
 
 absl::Status PageSize(int requested, int* out) {
   if (requested < 0 || requested > kMaxPageSize) {
@@ -74,19 +69,26 @@ v1::MatchServiceRequest MatchRequest(const v1::Referral& r, v1::Pathway pathway,
   return m;
 }
 
-// Fills the triage outcome into a record.
-void ApplyDecision(const v1::TriageDecision& d, const v1::ServiceMatch& match,
-                   v1::ReferralRecord* rec) {
-  *rec->mutable_decision() = d;
+// Makes a record whose decision and service are in place TRIAGED: its
+// pathway, urgency and due time from the decision, and the TRIAGED event.
+v1::ReferralEvent MarkTriaged(absl::Time now, v1::ReferralRecord* rec) {
+  const v1::TriageDecision& d = rec->decision();
   rec->set_pathway(d.pathway());
   rec->set_urgency(d.urgency());
-  *rec->mutable_service() = match;
   if (d.target_minutes() >= 0) {
     *rec->mutable_due_at() =
         ToProtoTime(FromProtoTime(rec->received_at()) + absl::Minutes(d.target_minutes()));
   } else {
     rec->clear_due_at();
   }
+  v1::ReferralEvent e = NewEvent(rec, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
+  e.set_to_status(v1::REFERRAL_STATUS_TRIAGED);
+  e.set_pathway(rec->pathway());
+  e.set_urgency(rec->urgency());
+  e.set_service_id(rec->service().service_id());
+  e.set_rule_set_version(d.rule_set_version());
+  rec->set_status(v1::REFERRAL_STATUS_TRIAGED);
+  return e;
 }
 
 std::string NewId() {
@@ -99,13 +101,13 @@ std::string NewId() {
 // --- construction -------------------------------------------------------------
 
 ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
-                                         ChannelProvider triage_channel,
-                                         ChannelProvider directory_channel, Clock* clock,
-                                         Metrics* metrics,
+                                         std::unique_ptr<TriageClient> triage,
+                                         std::unique_ptr<DirectoryClient> directory,
+                                         Clock* clock, Metrics* metrics,
                                          const auth::Authorizer* authorizer, Options options)
     : store_(store),
-      triage_channel_(std::move(triage_channel)),
-      directory_channel_(std::move(directory_channel)),
+      triage_(std::move(triage)),
+      directory_(std::move(directory)),
       clock_(clock),
       metrics_(metrics),
       authorizer_(authorizer),
@@ -128,26 +130,6 @@ ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
 }
 
 ReferralServiceImpl::~ReferralServiceImpl() { StopBackground(); }
-
-v1::TriageService::Stub* ReferralServiceImpl::triage() {
-  absl::MutexLock lock(&stub_mu_);
-  if (triage_stub_ == nullptr) {
-    auto channel = triage_channel_();
-    if (channel == nullptr) return nullptr;
-    triage_stub_ = v1::TriageService::NewStub(channel);
-  }
-  return triage_stub_.get();
-}
-
-v1::DirectoryService::Stub* ReferralServiceImpl::directory() {
-  absl::MutexLock lock(&stub_mu_);
-  if (directory_stub_ == nullptr) {
-    auto channel = directory_channel_();
-    if (channel == nullptr) return nullptr;
-    directory_stub_ = v1::DirectoryService::NewStub(channel);
-  }
-  return directory_stub_.get();
-}
 
 void ReferralServiceImpl::Commit(storage::ReferralStore::Mutation mutation,
                                  std::function<void(absl::Status)> done) {
@@ -239,64 +221,79 @@ struct ReferralServiceImpl::SubmitCall {
   absl::Time now;
   auth::Principal who;
   std::vector<std::string> warnings;
-  v1::Referral referral;     // as stored: received_at set by the server
   std::string payload_hash;  // of the client's request (without received_at)
 
-  grpc::ClientContext triage_ctx;
-  v1::TriageRequest triage_req;
-  v1::TriageDecision decision;
-  bool triaged = false;
-  grpc::ClientContext match_ctx;
+  // The record to store, built before the commit so that the writer thread
+  // only looks up, links and writes it: the referral as stored (received_at
+  // set by the server), then the decision and service written in place by
+  // the peers, then its status, SLA and events. Moved into the response
+  // once written.
+  v1::ReferralRecord rec;
+  std::vector<v1::ReferralEvent> events;
   v1::MatchServiceRequest match_req;
-  v1::ServiceMatch match;
-  std::string awaiting_reason;
+  std::string awaiting_reason;  // empty once triaged and matched
 
-  // Changes to publish once durable.
-  std::vector<std::pair<std::optional<v1::ReferralRecord>, v1::ReferralRecord>> changed;
+  // Earlier referrals linked as duplicates (before, after), to publish
+  // once durable.
+  std::vector<std::pair<v1::ReferralRecord, v1::ReferralRecord>> linked;
 
+  // Every peer call below may finish on the calling thread before it
+  // returns (in-process peers): nothing touches `this` after starting one.
   void Start() {
-    v1::TriageService::Stub* stub = svc->triage();
-    if (stub == nullptr) {
-      awaiting_reason = "triage is not reachable";
-      Store();
-      return;
-    }
-    *triage_req.mutable_referral() = referral;
-    SetDeadline(&triage_ctx, svc->options_.call_deadline);
-    stub->async()->Triage(&triage_ctx, &triage_req, &decision,
-                          [this](grpc::Status s) { OnTriaged(s); });
+    svc->triage_->Triage(rec.referral(), rec.mutable_decision(),
+                         [this](absl::Status s) { OnTriaged(s); });
   }
 
-  void OnTriaged(const grpc::Status& s) {
+  void OnTriaged(const absl::Status& s) {
     if (!s.ok()) {
-      awaiting_reason = absl::StrCat("triage failed: ", s.error_message());
+      awaiting_reason = absl::StrCat("triage failed: ", s.message());
       Store();
       return;
     }
-    triaged = true;
-    v1::DirectoryService::Stub* stub = svc->directory();
-    if (stub == nullptr) {
-      triaged = false;
-      awaiting_reason = "the service directory is not reachable";
-      Store();
-      return;
-    }
-    match_req = MatchRequest(referral, decision.pathway(), decision.urgency(),
-                             decision.target_minutes(), now);
-    SetDeadline(&match_ctx, svc->options_.call_deadline);
-    stub->async()->MatchService(&match_ctx, &match_req, &match,
-                                [this](grpc::Status s) { OnMatched(s); });
+    const v1::TriageDecision& d = rec.decision();
+    match_req = MatchRequest(rec.referral(), d.pathway(), d.urgency(), d.target_minutes(), now);
+    svc->directory_->MatchService(match_req, rec.mutable_service(),
+                                  [this](absl::Status s) { OnMatched(s); });
   }
 
-  void OnMatched(const grpc::Status& s) {
-    if (!s.ok()) {
-      triaged = false;
-      awaiting_reason = absl::StrCat("service matching failed: ", s.error_message());
-    }
+  void OnMatched(const absl::Status& s) {
+    if (!s.ok()) awaiting_reason = absl::StrCat("service matching failed: ", s.message());
     Store();
   }
 
+  // Everything about the new record that needs no read of the store.
+  void Build() {
+    rec.set_id(NewId());
+    *rec.mutable_received_at() = rec.referral().received_at();
+    *rec.mutable_updated_at() = ToProtoTime(now);
+    rec.set_request_id(req->request_id());
+    rec.set_submitted_by(who.name);
+    rec.set_version(1);
+    rec.set_status(v1::REFERRAL_STATUS_RECEIVED);
+    events.push_back(NewEvent(&rec, v1::EVENT_TYPE_SUBMITTED, now, who.name));
+    if (awaiting_reason.empty()) {
+      events.push_back(MarkTriaged(now, &rec));
+    } else {
+      rec.clear_decision();
+      rec.clear_service();
+      const Options& o = svc->options_;
+      rec.set_pathway(o.awaiting_pathway);
+      rec.set_urgency(o.awaiting_urgency);
+      *rec.mutable_due_at() = ToProtoTime(now + absl::Minutes(o.awaiting_target_minutes));
+      v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_AWAITING_TRIAGE, now, "frontdoor");
+      e.set_to_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
+      e.set_reason(awaiting_reason);
+      e.set_pathway(rec.pathway());
+      e.set_urgency(rec.urgency());
+      rec.set_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
+      rec.set_status_reason(awaiting_reason);
+      events.push_back(std::move(e));
+    }
+    UpdateSla(now, &rec);
+  }
+
   void Store() {
+    Build();
     svc->Commit([this](storage::Txn& txn) { return Mutate(txn); },
                 [this](absl::Status st) { Done(st); });
   }
@@ -309,61 +306,29 @@ struct ReferralServiceImpl::SubmitCall {
         return absl::AlreadyExistsError(
             "request_id: already used for a different referral; use a new request_id");
       }
-      auto rec = txn.GetReferral((*idem)->referral_id);
-      if (!rec.ok()) return rec.status();
-      if (!rec->has_value()) return absl::InternalError("idempotency key without its referral");
+      auto stored = txn.GetReferral((*idem)->referral_id);
+      if (!stored.ok()) return stored.status();
+      if (!stored->has_value()) return absl::InternalError("idempotency key without its referral");
       // The fingerprint covers the submitter, so a replay is always the
       // submitter's own; this is a second line of defence.
-      if (absl::Status st = CheckOwner(who, (*idem)->referral_id, *rec); !st.ok()) return st;
-      *resp->mutable_record() = **rec;
+      if (absl::Status st = CheckOwner(who, (*idem)->referral_id, *stored); !st.ok()) return st;
+      *resp->mutable_record() = **std::move(stored);
       resp->set_replayed(true);
-      txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &**rec, absl::StatusCode::kOk));
+      txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &resp->record(), absl::StatusCode::kOk));
       return absl::OkStatus();
     }
-    v1::ReferralRecord rec;
+    // A reference not in use (a clash of 64 random bits is not expected).
     for (int attempt = 0;; ++attempt) {
-      rec.set_id(NewId());
       auto existing = txn.GetReferral(rec.id());
       if (!existing.ok()) return existing.status();
       if (!existing->has_value()) break;
       if (attempt > 8) return absl::InternalError("could not allocate a reference");
+      rec.set_id(NewId());
+      for (v1::ReferralEvent& e : events) e.set_referral_id(rec.id());
     }
-    *rec.mutable_referral() = referral;
-    *rec.mutable_received_at() = referral.received_at();
-    *rec.mutable_updated_at() = ToProtoTime(now);
-    rec.set_request_id(req->request_id());
-    rec.set_submitted_by(who.name);
-    rec.set_version(1);
-    std::vector<v1::ReferralEvent> events;
-    rec.set_status(v1::REFERRAL_STATUS_RECEIVED);
-    v1::ReferralEvent submitted = NewEvent(&rec, v1::EVENT_TYPE_SUBMITTED, now, who.name);
-    if (triaged) {
-      ApplyDecision(decision, match, &rec);
-      v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
-      e.set_to_status(v1::REFERRAL_STATUS_TRIAGED);
-      e.set_pathway(rec.pathway());
-      e.set_urgency(rec.urgency());
-      e.set_service_id(rec.service().service_id());
-      e.set_rule_set_version(decision.rule_set_version());
-      rec.set_status(v1::REFERRAL_STATUS_TRIAGED);
-      events = {submitted, e};
-    } else {
-      const Options& o = svc->options_;
-      rec.set_pathway(o.awaiting_pathway);
-      rec.set_urgency(o.awaiting_urgency);
-      *rec.mutable_due_at() = ToProtoTime(now + absl::Minutes(o.awaiting_target_minutes));
-      v1::ReferralEvent e = NewEvent(&rec, v1::EVENT_TYPE_AWAITING_TRIAGE, now, "frontdoor");
-      e.set_to_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
-      e.set_reason(awaiting_reason);
-      e.set_pathway(rec.pathway());
-      e.set_urgency(rec.urgency());
-      rec.set_status(v1::REFERRAL_STATUS_AWAITING_TRIAGE);
-      rec.set_status_reason(awaiting_reason);
-      events = {submitted, e};
-    }
-    UpdateSla(now, &rec);
 
     // Duplicates: the same patient and problem within the window.
+    const v1::Referral& referral = rec.referral();
     const std::string& nhs = referral.patient().nhs_number();
     if (!nhs.empty()) {
       auto others = txn.FindByNhsNumber(nhs, now - svc->options_.duplicate_window);
@@ -402,7 +367,7 @@ struct ReferralServiceImpl::SubmitCall {
         events.push_back(ne);
         txn.PutReferral(other);
         txn.AppendEvent(oe);
-        changed.emplace_back(before, other);
+        linked.emplace_back(std::move(before), std::move(other));
       }
       UpdateSla(now, &rec);
     }
@@ -410,24 +375,24 @@ struct ReferralServiceImpl::SubmitCall {
     for (const auto& e : events) txn.AppendEvent(e);
     txn.PutIdempotency(req->request_id(), {payload_hash, rec.id()});
     txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &rec, absl::StatusCode::kOk));
-    changed.emplace_back(std::nullopt, rec);
-    *resp->mutable_record() = rec;
+    resp->mutable_record()->Swap(&rec);  // written: no copy needed
     return absl::OkStatus();
   }
 
   void Done(const absl::Status& st) {
     if (st.ok()) {
       for (const auto& w : warnings) resp->add_warnings(w);
+      if (!resp->replayed()) {
+        for (const auto& [before, after] : linked) svc->hub_.Publish(&before, after, now);
+        svc->hub_.Publish(nullptr, resp->record(), now);
+        if (svc->metrics_ != nullptr) {
+          const auto& r = resp->record();
+          svc->metrics_->Increment(
+              "frontdoor_referrals_submitted_total",
+              {v1::Pathway_Name(r.pathway()), v1::ReferralStatus_Name(r.status())});
+        }
+      }
       ScrubForCaller(who, resp->mutable_record());
-      for (const auto& [before, after] : changed) {
-        svc->hub_.Publish(before ? &*before : nullptr, after, now);
-      }
-      if (svc->metrics_ != nullptr && !resp->replayed()) {
-        const auto& r = resp->record();
-        svc->metrics_->Increment(
-            "frontdoor_referrals_submitted_total",
-            {v1::Pathway_Name(r.pathway()), v1::ReferralStatus_Name(r.status())});
-      }
     }
     reactor->Finish(ToGrpcStatus(st));
     delete this;
@@ -454,8 +419,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
     mine.set_submitted_by(call->who.name);
     call->payload_hash = SubmissionFingerprint(mine);
   }
-  call->referral = request->referral();
-  *call->referral.mutable_received_at() = ToProtoTime(call->now);
+  v1::Referral* referral = call->rec.mutable_referral();
+  *referral = request->referral();
+  *referral->mutable_received_at() = ToProtoTime(call->now);
   call->Start();
   return reactor;
 }
@@ -645,10 +611,7 @@ struct ReferralServiceImpl::ChangeCall {
   std::optional<v1::ReferralRecord> before;
 
   // Optional preparatory call (directory lookup, rule set targets).
-  grpc::ClientContext ctx;
-  v1::GetServiceRequest service_req;
   v1::ServiceState service;
-  v1::GetRuleSetInfoRequest info_req;
   v1::RuleSetInfo info;
 
   void Store() {
@@ -725,27 +688,21 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::TransitionReferral(
     return reactor;
   }
   // A redirect must name a real service.
-  v1::DirectoryService::Stub* stub = directory();
-  if (stub == nullptr || request->redirect().service_id().empty()) {
-    call->Finish(request->redirect().service_id().empty()
-                     ? absl::InvalidArgumentError("redirect.service_id: is required")
-                     : absl::UnavailableError("the service directory is not reachable"));
+  const std::string& service_id = request->redirect().service_id();
+  if (service_id.empty()) {
+    call->Finish(absl::InvalidArgumentError("redirect.service_id: is required"));
     return reactor;
   }
-  call->service_req.set_id(request->redirect().service_id());
-  SetDeadline(&call->ctx, options_.call_deadline);
-  stub->async()->GetService(&call->ctx, &call->service_req, &call->service,
-                            [call](grpc::Status s) {
-                              if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-                                call->Finish(absl::InvalidArgumentError(absl::StrCat(
-                                    "redirect.service_id: no service '", call->service_req.id(),
-                                    "' in the directory")));
-                              } else if (!s.ok()) {
-                                call->Finish(FromGrpcStatus(s));
-                              } else {
-                                call->Store();
-                              }
-                            });
+  directory_->GetService(service_id, &call->service, [call, service_id](absl::Status s) {
+    if (s.code() == absl::StatusCode::kNotFound) {
+      call->Finish(absl::InvalidArgumentError(
+          absl::StrCat("redirect.service_id: no service '", service_id, "' in the directory")));
+    } else if (!s.ok()) {
+      call->Finish(s);
+    } else {
+      call->Store();
+    }
+  });
   return reactor;
 }
 
@@ -767,15 +724,10 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::OverrideTriage(
     mine.set_clinician(call->who.name);
     return ApplyOverride(mine, call->now, minutes, r, e);
   };
-  v1::TriageService::Stub* stub = triage();
-  if (stub == nullptr) {
-    call->Finish(absl::UnavailableError("triage is not reachable (needed for target times)"));
-    return reactor;
-  }
-  SetDeadline(&call->ctx, options_.call_deadline);
-  stub->async()->GetRuleSetInfo(&call->ctx, &call->info_req, &call->info, [call](grpc::Status s) {
+  // The rule set's target times.
+  triage_->GetRuleSetInfo(&call->info, [call](absl::Status s) {
     if (!s.ok()) {
-      call->Finish(FromGrpcStatus(s));
+      call->Finish(s);
     } else {
       call->Store();
     }
@@ -993,21 +945,19 @@ absl::StatusOr<int> ReferralServiceImpl::SweepOnce() {
   for (const std::string& id : *waiting) {
     auto rec = store_->GetReferral(id);
     if (!rec.ok() || !rec->has_value()) continue;
-    v1::TriageService::Stub* t = triage();
-    v1::DirectoryService::Stub* d = directory();
-    if (t == nullptr || d == nullptr) break;
-    grpc::ClientContext tctx;
-    SetDeadline(&tctx, options_.call_deadline);
-    v1::TriageRequest treq;
-    *treq.mutable_referral() = (*rec)->referral();
+    const v1::Referral& referral = (*rec)->referral();
     v1::TriageDecision decision;
-    if (!t->Triage(&tctx, treq, &decision).ok()) break;  // still unreachable
-    grpc::ClientContext mctx;
-    SetDeadline(&mctx, options_.call_deadline);
+    if (!WaitFor([&](PeerDone done) { triage_->Triage(referral, &decision, std::move(done)); })
+             .ok()) {
+      break;  // still unreachable
+    }
     v1::ServiceMatch match;
-    v1::MatchServiceRequest mreq = MatchRequest((*rec)->referral(), decision.pathway(),
-                                                decision.urgency(), decision.target_minutes(), now);
-    if (!d->MatchService(&mctx, mreq, &match).ok()) break;
+    v1::MatchServiceRequest mreq = MatchRequest(referral, decision.pathway(), decision.urgency(),
+                                                decision.target_minutes(), now);
+    if (!WaitFor([&](PeerDone done) { directory_->MatchService(mreq, &match, std::move(done)); })
+             .ok()) {
+      break;
+    }
     std::optional<v1::ReferralRecord> before, after;
     absl::Status st = store_->CommitAndWait([&](storage::Txn& txn) -> absl::Status {
       auto cur = txn.GetReferral(id);
@@ -1017,14 +967,9 @@ absl::StatusOr<int> ReferralServiceImpl::SweepOnce() {
       }
       v1::ReferralRecord r = **cur;
       before = r;
-      ApplyDecision(decision, match, &r);
-      v1::ReferralEvent e = NewEvent(&r, v1::EVENT_TYPE_TRIAGED, now, "frontdoor");
-      e.set_to_status(v1::REFERRAL_STATUS_TRIAGED);
-      e.set_pathway(r.pathway());
-      e.set_urgency(r.urgency());
-      e.set_service_id(r.service().service_id());
-      e.set_rule_set_version(decision.rule_set_version());
-      r.set_status(v1::REFERRAL_STATUS_TRIAGED);
+      *r.mutable_decision() = decision;
+      *r.mutable_service() = match;
+      v1::ReferralEvent e = MarkTriaged(now, &r);
       r.clear_status_reason();
       r.set_version(r.version() + 1);
       *r.mutable_updated_at() = ToProtoTime(now);

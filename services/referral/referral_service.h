@@ -10,25 +10,23 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
-#include "frontdoor/v1/triage_service.grpc.pb.h"
-#include "grpcpp/channel.h"
 #include "services/auth/authorizer.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
+#include "services/referral/peers.h"
 #include "services/referral/worklist_hub.h"
 #include "storage/referral_store.h"
 
 namespace frontdoor::referral {
 
-// ReferralService on the gRPC callback API. It validates, triages through
-// TriageService and matches a service through DirectoryService (both only
-// through their gRPC stubs: an in-process channel when all roles share the
-// process), then commits the referral, its events and indexes in one durable
-// write through the store's group-commit writer. Handlers never block a
-// callback thread on I/O: they chain asynchronous stub calls and finish
-// from the store's completion.
+// ReferralService on the gRPC callback API. It validates, triages and
+// matches a service through its peers (peers.h: direct calls when the
+// triage and directory roles share the process, gRPC stubs when they run
+// elsewhere), then commits the referral, its events and indexes in one
+// durable write through the store's group-commit writer. Handlers never
+// block a callback thread on I/O: they chain asynchronous peer calls and
+// finish from the store's completion.
 //
 // If triage or the directory cannot be reached, the referral is still
 // stored and acknowledged as AWAITING_TRIAGE on the clinical review worklist,
@@ -41,14 +39,10 @@ namespace frontdoor::referral {
 // made by the authenticated caller, whatever the request names.
 //
 // Thread-safe. The store, clock, metrics and authorizer must outlive the
-// service.
+// service; the peers are owned by it.
 class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
  public:
-  using ChannelProvider = std::function<std::shared_ptr<grpc::Channel>()>;
-
   struct Options {
-    // Deadline for each call to TriageService and DirectoryService.
-    absl::Duration call_deadline = absl::Seconds(2);
     // Outcome of a referral stored without triage (fail-safe).
     v1::Pathway awaiting_pathway = v1::PATHWAY_CLINICAL_REVIEW;
     v1::Urgency awaiting_urgency = v1::URGENCY_WITHIN_1H;
@@ -59,9 +53,9 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
     absl::Duration sweep_interval = absl::Seconds(5);
   };
 
-  ReferralServiceImpl(storage::ReferralStore* store, ChannelProvider triage_channel,
-                      ChannelProvider directory_channel, Clock* clock, Metrics* metrics,
-                      const auth::Authorizer* authorizer, Options options);
+  ReferralServiceImpl(storage::ReferralStore* store, std::unique_ptr<TriageClient> triage,
+                      std::unique_ptr<DirectoryClient> directory, Clock* clock,
+                      Metrics* metrics, const auth::Authorizer* authorizer, Options options);
   ~ReferralServiceImpl() override;
 
   // Starts and stops the background sweeper thread.
@@ -129,24 +123,18 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   // `record` exists and was submitted by `who` (the same answer for both).
   static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
                                  const std::optional<v1::ReferralRecord>& record);
-  v1::TriageService::Stub* triage();
-  v1::DirectoryService::Stub* directory();
   void Commit(storage::ReferralStore::Mutation mutation,
               std::function<void(absl::Status)> done);
   void SweepLoop();
 
   storage::ReferralStore* const store_;
-  const ChannelProvider triage_channel_;
-  const ChannelProvider directory_channel_;
+  const std::unique_ptr<TriageClient> triage_;
+  const std::unique_ptr<DirectoryClient> directory_;
   Clock* const clock_;
   Metrics* const metrics_;
   const auth::Authorizer* const authorizer_;
   const Options options_;
   WorklistHub hub_;
-
-  absl::Mutex stub_mu_;
-  std::unique_ptr<v1::TriageService::Stub> triage_stub_ ABSL_GUARDED_BY(stub_mu_);
-  std::unique_ptr<v1::DirectoryService::Stub> directory_stub_ ABSL_GUARDED_BY(stub_mu_);
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

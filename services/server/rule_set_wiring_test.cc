@@ -22,6 +22,7 @@
 #include "services/rulesets/rule_set_manager.h"
 #include "services/rulesets/rule_set_test_util.h"
 #include "services/server/server.h"
+#include "services/triage/engine/explain.h"
 #include "services/triage/rule_set_holder.h"
 #include "services/auth/test_identities.h"
 
@@ -288,6 +289,77 @@ TEST_F(RuleSetWiringTest, ReplayReadsTheReferralStore) {
   ASSERT_GT(diff.regions_size(), 0);
   EXPECT_EQ(diff.regions(0).to_urgency(), v1::URGENCY_WITHIN_1H);
   EXPECT_FALSE(diff.regions(0).downgrade());
+}
+
+// With every role in one process, ReferralService triages by a direct
+// call, not through TriageService's RPC: shadow evaluation must still see
+// each submission, and the decisions metric count it.
+TEST_F(RuleSetWiringTest, ShadowSeesSubmissionsTriagedInProcess) {
+  ServerOptions options = Options();
+  options.roles = Roles::All();
+  options.directory_file = "triage-rules/directory.yaml";
+  StartServer(options);
+  const std::string active = Active();
+  const std::string dir = tmp_.Sub("slower");
+  rt::CopyDefaultRules(dir);
+  rt::MedicationWithin4H(dir);
+  v1::ProposeRuleSetRequest propose;
+  for (const v1::RuleFile& f : rt::FilesIn(dir)) *propose.add_files() = f;
+  propose.set_author("alice");
+  v1::RuleSetVersion candidate;
+  ASSERT_THAT(Call(&v1::RuleSetService::Stub::Propose, propose, &candidate),
+              IsOk());
+  v1::SetShadowRequest set;
+  set.set_candidate_version(candidate.version());
+  set.set_actor("alice");
+  v1::ShadowReport report;
+  ASSERT_THAT(Call(&v1::RuleSetService::Stub::SetShadow, set, &report),
+              IsOk());
+
+  auto referrals = v1::ReferralService::NewStub(
+      frontdoor::testing::TestIdentities::Shared().Channel(
+          server_->grpc_address(), v1::ROLE_CLINICIAN));
+  constexpr int kSubmissions = 3;
+  v1::SubmitReferralResponse resp;
+  for (int i = 0; i < kSubmissions; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    v1::SubmitReferralRequest req;
+    req.set_request_id(absl::StrCat("shadowed-", i));
+    *req.mutable_referral() = rt::MedicationReferral();
+    req.mutable_referral()->clear_received_at();
+    req.mutable_referral()->mutable_patient()->set_nhs_number(
+        i % 2 == 0 ? "9990000034" : "9990000026");
+    ASSERT_THAT(FromGrpcStatus(referrals->SubmitReferral(&ctx, req, &resp)),
+                IsOk());
+    EXPECT_EQ(resp.record().status(), v1::REFERRAL_STATUS_TRIAGED);
+    EXPECT_EQ(resp.record().decision().rule_set_version(), active);
+  }
+  // The shadow worker evaluates asynchronously.
+  ASSERT_TRUE(WaitFor([&] {
+    return Call(&v1::RuleSetService::Stub::GetShadowReport,
+                v1::GetShadowReportRequest(), &report)
+               .ok() &&
+           report.evaluated() >= kSubmissions;
+  }));
+  EXPECT_EQ(report.evaluated(), kSubmissions);
+  EXPECT_EQ(report.differed(), kSubmissions);
+  EXPECT_EQ(report.downgrades(), kSubmissions);
+  EXPECT_EQ(report.active_version(), active);
+
+  Metrics* metrics = server_->metrics();
+  EXPECT_EQ(metrics->Value("frontdoor_rpc_requests_total",
+                           {"/frontdoor.v1.TriageService/Triage", "OK"}),
+            0);
+  const v1::TriageDecision& d = resp.record().decision();
+  EXPECT_EQ(metrics->Value("frontdoor_triage_decisions_total",
+                           {rules::PathwayName(d.pathway()),
+                            rules::UrgencyName(d.urgency())}),
+            kSubmissions);
+  set.set_candidate_version("");
+  EXPECT_THAT(Call(&v1::RuleSetService::Stub::SetShadow, set, &report),
+              IsOk());
 }
 
 TEST_F(RuleSetWiringTest, ATriageOnlyServerCannotReplay) {

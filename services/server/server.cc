@@ -41,6 +41,7 @@
 #include "services/gateway/http_gateway.h"
 #include "services/portal/portal.h"
 #include "services/referral/referral_service.h"
+#include "services/server/local_peers.h"
 #include "services/server/rpc_metrics.h"
 #include "services/server/rule_set_wiring.h"
 #include "services/triage/engine/diagnostic.h"
@@ -55,6 +56,8 @@ namespace {
 constexpr char kStoreHealthyMetric[] = "frontdoor_store_healthy";
 constexpr char kRuleSetInfoMetric[] = "frontdoor_rule_set_info";
 constexpr char kServingMetric[] = "frontdoor_serving";
+// Deadline of each call to a triage or directory role in another process.
+constexpr absl::Duration kPeerCallDeadline = absl::Seconds(2);
 
 // Retries for calls to another role's server: only UNAVAILABLE (the call
 // was not processed), at most 3 attempts. Each caller sets its own deadline.
@@ -225,11 +228,6 @@ struct FrontdoorServer::State {
   absl::Mutex server_mu;
   std::unique_ptr<grpc::Server> server ABSL_GUARDED_BY(server_mu);
 
-  // Channels to the other roles (in-process or remote), made on first use.
-  absl::Mutex channel_mu;
-  std::shared_ptr<grpc::Channel> triage_channel ABSL_GUARDED_BY(channel_mu);
-  std::shared_ptr<grpc::Channel> directory_channel ABSL_GUARDED_BY(channel_mu);
-
   // The JSON API under /api/; outlives `http`, whose handlers call it.
   std::unique_ptr<gateway::HttpGateway> gateway;
   std::unique_ptr<httplib::Server> http;
@@ -312,13 +310,8 @@ struct FrontdoorServer::State {
     }
   }
 
-  std::shared_ptr<grpc::Channel> InProcess() {
-    absl::MutexLock lock(&server_mu);
-    if (server == nullptr) return nullptr;
-    return server->experimental().InProcessChannelWithInterceptors(
-        grpc::ChannelArguments(), auth::BearerTokenInterceptors(service_token));
-  }
-
+  // A channel to another role's server, carrying this process's service
+  // token.
   std::shared_ptr<grpc::Channel> Remote(const std::string& target) {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(kRemoteServiceConfig);
@@ -365,23 +358,21 @@ struct FrontdoorServer::State {
     return absl::OkStatus();
   }
 
-  std::shared_ptr<grpc::Channel> TriageChannel() {
-    absl::MutexLock lock(&channel_mu);
-    if (triage_channel == nullptr) {
-      triage_channel =
-          options.roles.triage ? InProcess() : Remote(options.triage_target);
-    }
-    return triage_channel;
+  // How the referral role reaches triage and the directory: directly when
+  // the role is in this process (no serialising, no executor hop, no second
+  // validation), otherwise over gRPC with a deadline per call.
+  std::unique_ptr<referral::TriageClient> TriageClient() {
+    if (triage_service != nullptr)
+      return std::make_unique<LocalTriageClient>(triage_service.get());
+    return referral::NewGrpcTriageClient(
+        [this] { return Remote(options.triage_target); }, kPeerCallDeadline);
   }
 
-  std::shared_ptr<grpc::Channel> DirectoryChannel() {
-    absl::MutexLock lock(&channel_mu);
-    if (directory_channel == nullptr) {
-      directory_channel = options.roles.directory
-                              ? InProcess()
-                              : Remote(options.directory_target);
-    }
-    return directory_channel;
+  std::unique_ptr<referral::DirectoryClient> DirectoryClient() {
+    if (directory != nullptr)
+      return std::make_unique<LocalDirectoryClient>(directory);
+    return referral::NewGrpcDirectoryClient(
+        [this] { return Remote(options.directory_target); }, kPeerCallDeadline);
   }
 
   absl::Status LoadRules() {
@@ -518,10 +509,9 @@ struct FrontdoorServer::State {
     });
     portal::RegisterPortal(*http);
     // The gateway forwards each call with the HTTP caller's credentials
-    // only. Not InProcess(): that channel adds this process's service token
-    // to calls that carry none, which would let an anonymous HTTP caller act
-    // as ROLE_SERVICE. HTTP starts before gRPC, so the channel is made on
-    // first use.
+    // only, never with this process's service token (which would let an
+    // anonymous HTTP caller act as ROLE_SERVICE). HTTP starts before gRPC,
+    // so the channel is made on first use.
     gateway::HttpGatewayOptions gateway_options;
     gateway_options.services = service_names;
     gateway = std::make_unique<gateway::HttpGateway>(
@@ -713,11 +703,10 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
     st.service_names.push_back(v1::DirectoryService::service_full_name());
   }
   if (options.roles.referral) {
-    State* raw = &st;
     st.referral_service = std::make_unique<referral::ReferralServiceImpl>(
-        st.store.get(), [raw] { return raw->TriageChannel(); },
-        [raw] { return raw->DirectoryChannel(); }, st.clock, &st.metrics,
-        st.authorizer.get(), referral::ReferralServiceImpl::Options());
+        st.store.get(), st.TriageClient(), st.DirectoryClient(), st.clock,
+        &st.metrics, st.authorizer.get(),
+        referral::ReferralServiceImpl::Options());
     st.service_names.push_back(v1::ReferralService::service_full_name());
     // The audit trail records the referral role's reads and writes.
     st.audit_service =

@@ -31,6 +31,7 @@
 #include "rocksdb/env.h"
 #include "services/common/grpc_status.h"
 #include "services/common/test_util.h"
+#include "services/triage/engine/explain.h"
 #include "services/triage/engine/loader.h"
 #include "services/triage/rule_set_holder.h"
 #include "storage/fault_injection_fs.h"
@@ -315,10 +316,33 @@ TEST_F(ServerTest, SubmitReferralIsTriagedAndMatchedInProcess) {
   *req.mutable_referral() = ReadExample();
   v1::SubmitReferralResponse resp;
   ASSERT_THAT(FromGrpcStatus(stub->SubmitReferral(&ctx, req, &resp)), IsOk());
-  EXPECT_EQ(resp.record().status(), v1::REFERRAL_STATUS_TRIAGED);
-  EXPECT_EQ(resp.record().decision().rule_set_version(),
-            server_->rule_set_holder()->Get()->version());
-  EXPECT_FALSE(resp.record().service().service_id().empty());
+  const v1::ReferralRecord& record = resp.record();
+  EXPECT_EQ(record.status(), v1::REFERRAL_STATUS_TRIAGED);
+  // The active rule set's full decision, as TriageService gives it.
+  auto rule_set = server_->rule_set_holder()->Get();
+  EXPECT_EQ(record.decision().rule_set_version(), rule_set->version());
+  EXPECT_EQ(record.decision().SerializeAsString(),
+            rule_set->Triage(record.referral()).SerializeAsString());
+  EXPECT_EQ(record.pathway(), record.decision().pathway());
+  EXPECT_FALSE(record.service().service_id().empty());
+  // Triaged and matched by direct calls: no TriageService or
+  // DirectoryService RPC in this process, yet the decision is counted.
+  Metrics* metrics = server_->metrics();
+  const std::string rendered = metrics->Render();
+  EXPECT_THAT(rendered, Not(HasSubstr("/frontdoor.v1.TriageService/")));
+  EXPECT_THAT(rendered, Not(HasSubstr("/frontdoor.v1.DirectoryService/")));
+  EXPECT_THAT(rendered, HasSubstr("/frontdoor.v1.ReferralService/SubmitReferral"));
+  EXPECT_EQ(metrics->Value("frontdoor_rpc_requests_total",
+                           {"/frontdoor.v1.TriageService/Triage", "OK"}),
+            0);
+  EXPECT_EQ(metrics->Value("frontdoor_triage_decisions_total",
+                           {rules::PathwayName(record.decision().pathway()),
+                            rules::UrgencyName(record.decision().urgency())}),
+            1);
+  EXPECT_EQ(metrics->Value("frontdoor_referrals_submitted_total",
+                           {v1::Pathway_Name(record.pathway()),
+                            v1::ReferralStatus_Name(record.status())}),
+            1);
 }
 
 TEST_F(ServerTest, MetricsCountCallsAndHealthzFollowsHealth) {

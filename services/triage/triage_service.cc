@@ -63,10 +63,14 @@ absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral,
       warnings;  // never block triage; the rules flag them too
   absl::Status s = referral::ValidateReferral(referral, now, prefix, &warnings);
   if (!s.ok()) return s;
-  if (referral.has_received_at()) {
-    *effective = &referral;
-    return absl::OkStatus();
-  }
+  *effective = WithReceivedAt(referral, now, scratch);
+  return absl::OkStatus();
+}
+
+const v1::Referral* TriageServiceImpl::WithReceivedAt(const v1::Referral& referral,
+                                                      absl::Time now,
+                                                      v1::Referral* scratch) {
+  if (referral.has_received_at()) return &referral;
   *scratch = referral;
   const absl::Duration since_epoch = now - absl::UnixEpoch();
   scratch->mutable_received_at()->set_seconds(
@@ -74,8 +78,7 @@ absl::Status TriageServiceImpl::Prepare(const v1::Referral& referral,
   scratch->mutable_received_at()->set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(
           since_epoch - absl::Seconds(absl::ToInt64Seconds(since_epoch)))));
-  *effective = scratch;
-  return absl::OkStatus();
+  return scratch;
 }
 
 void TriageServiceImpl::Count(const v1::TriageDecision& decision) {
@@ -83,6 +86,28 @@ void TriageServiceImpl::Count(const v1::TriageDecision& decision) {
   metrics_->Increment(kDecisionsMetric,
                       {rules::PathwayName(decision.pathway()),
                        rules::UrgencyName(decision.urgency())});
+}
+
+void TriageServiceImpl::Offer(const v1::Referral& referral,
+                              const v1::TriageDecision& decision) const {
+  if (has_tap_.load(std::memory_order_acquire)) {
+    if (auto tap = Tap()) (*tap)(referral, decision);
+  }
+}
+
+void TriageServiceImpl::DecideValidated(const v1::Referral& referral,
+                                        v1::TriageDecision* decision) {
+  v1::Referral scratch;
+  const v1::Referral* effective =
+      referral.has_received_at() ? &referral
+                                 : WithReceivedAt(referral, clock_->Now(), &scratch);
+  // Grown once per thread, then reused: Evaluate allocates nothing.
+  thread_local rules::EvalResult result;
+  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
+  rule_set->Evaluate(*effective, &result);
+  rule_set->ToDecision(result, decision);
+  Count(*decision);
+  Offer(*effective, *decision);
 }
 
 grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
@@ -100,12 +125,7 @@ grpc::ServerUnaryReactor* TriageServiceImpl::Triage(
   absl::Status s =
       Prepare(request->referral(), "referral.", &scratch, &referral);
   if (!s.ok()) return FinishWith(ctx, s);
-  const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
-  *response = rule_set->Triage(*referral);
-  Count(*response);
-  if (has_tap_.load(std::memory_order_acquire)) {
-    if (auto tap = Tap()) (*tap)(*referral, *response);
-  }
+  DecideValidated(*referral, response);
   return FinishWith(ctx, absl::OkStatus());
 }
 
@@ -180,17 +200,21 @@ grpc::ServerUnaryReactor* TriageServiceImpl::GetRuleSetInfo(
       !st.ok()) {
     return FinishWith(ctx, st);
   }
+  FillRuleSetInfo(response);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+void TriageServiceImpl::FillRuleSetInfo(v1::RuleSetInfo* info) const {
   const RuleSetHolder::RuleSetPtr rule_set = rules_->Get();
   const v1::RuleSet& proto = rule_set->proto();
-  response->set_name(proto.name());
-  response->set_version(rule_set->version());
-  response->set_tables(proto.tables_size());
+  info->set_name(proto.name());
+  info->set_version(rule_set->version());
+  info->set_tables(proto.tables_size());
   int rows = 0;
   for (const v1::Table& table : proto.tables()) rows += table.rows_size();
-  response->set_rows(rows);
-  *response->mutable_targets() = proto.targets();
-  *response->mutable_missing_data() = proto.missing_data();
-  return FinishWith(ctx, absl::OkStatus());
+  info->set_rows(rows);
+  *info->mutable_targets() = proto.targets();
+  *info->mutable_missing_data() = proto.missing_data();
 }
 
 }  // namespace frontdoor::triage

@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/common/clock.h"
@@ -56,10 +57,22 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
       const v1::GetRuleSetInfoRequest* request,
       v1::RuleSetInfo* response) override;
 
-  // Sees each referral that Triage and TriageBatch decide, with its
-  // decision, on the request path once the decision is made: it must be
-  // quick and never block (shadow evaluation queues a copy). Null removes
-  // it; without one the request path pays a single atomic load.
+  // Triage without gRPC, for ReferralService in the same process: decides
+  // a referral that the caller has already validated
+  // (referral::ValidateReferral) exactly as Triage does after its own
+  // validation (the active rule set, the decisions metric, the decision
+  // tap), into `*decision`. No authorisation: the caller is this process.
+  // A referral without received_at is triaged as received at the clock's
+  // now. Evaluation state is kept per thread, so a warm thread allocates
+  // only the decision's own fields.
+  void DecideValidated(const v1::Referral& referral, v1::TriageDecision* decision);
+  // What GetRuleSetInfo answers, without gRPC.
+  void FillRuleSetInfo(v1::RuleSetInfo* info) const;
+
+  // Sees each referral that Triage, TriageBatch and DecideValidated decide,
+  // with its decision, on the request path once the decision is made: it
+  // must be quick and never block (shadow evaluation queues a copy). Null
+  // removes it; without one the request path pays a single atomic load.
   using DecisionTap =
       std::function<void(const v1::Referral&, const v1::TriageDecision&)>;
   void SetDecisionTap(std::shared_ptr<const DecisionTap> tap)
@@ -69,12 +82,17 @@ class TriageServiceImpl final : public v1::TriageService::CallbackService {
   absl::Status Authorize(const grpc::ServerContextBase& ctx,
                          absl::string_view method) const;
   // Validates `referral` (field paths prefixed with `prefix`) and returns
-  // the referral to evaluate in `*effective` (received_at filled in if
-  // unset; points at `referral` itself when nothing was filled in).
+  // the referral to evaluate in `*effective` (see WithReceivedAt).
   absl::Status Prepare(const v1::Referral& referral, const std::string& prefix,
                        v1::Referral* scratch,
                        const v1::Referral** effective) const;
+  // `referral` itself, or a copy in `*scratch` with received_at set to
+  // `now` when it has none.
+  static const v1::Referral* WithReceivedAt(const v1::Referral& referral, absl::Time now,
+                                            v1::Referral* scratch);
   void Count(const v1::TriageDecision& decision);
+  // Shows a decided referral to the tap, if there is one.
+  void Offer(const v1::Referral& referral, const v1::TriageDecision& decision) const;
 
   RuleSetHolder* const rules_;
   Clock* const clock_;

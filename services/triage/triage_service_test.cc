@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "frontdoor/v1/triage_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -147,6 +148,62 @@ TEST_F(TriageServiceTest, ReferralWithoutReceivedAtIsTriagedAsReceivedNow) {
   ASSERT_THAT(Triage(r, &got), IsOk());
   r.mutable_received_at()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
   EXPECT_TRUE(MessageDifferencer::Equals(got, holder_->Get()->Triage(r)));
+}
+
+// The in-process path ReferralService takes: the same decision as the
+// Triage RPC, counted in the same metric and shown to the same tap, with no
+// RPC at all; evaluation state reused across a rule set swap.
+TEST_F(TriageServiceTest, DecideValidatedIsTriageWithoutTheRpc) {
+  std::vector<std::pair<v1::Referral, v1::TriageDecision>> tapped;
+  absl::Mutex mu;
+  service_->SetDecisionTap(std::make_shared<const TriageServiceImpl::DecisionTap>(
+      [&](const v1::Referral& r, const v1::TriageDecision& d) {
+        absl::MutexLock lock(&mu);
+        tapped.emplace_back(r, d);
+      }));
+  v1::TriageDecision direct;
+  service_->DecideValidated(example_, &direct);
+  const v1::TriageDecision want = holder_->Get()->Triage(example_);
+  EXPECT_TRUE(MessageDifferencer::Equals(direct, want)) << direct.DebugString();
+  v1::TriageDecision over_rpc;
+  ASSERT_THAT(Triage(example_, &over_rpc), IsOk());
+  EXPECT_TRUE(MessageDifferencer::Equals(over_rpc, direct));
+  EXPECT_EQ(metrics_.Value("frontdoor_triage_decisions_total",
+                           {rules::PathwayName(want.pathway()),
+                            rules::UrgencyName(want.urgency())}),
+            2);
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_THAT(tapped, SizeIs(2));
+    EXPECT_TRUE(MessageDifferencer::Equals(tapped[0].first, example_));
+    EXPECT_TRUE(MessageDifferencer::Equals(tapped[0].second, want));
+  }
+
+  // Without received_at: received at the clock's now, as over the RPC.
+  v1::Referral undated = example_;
+  undated.clear_received_at();
+  service_->DecideValidated(undated, &direct);
+  undated.mutable_received_at()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+  EXPECT_TRUE(MessageDifferencer::Equals(direct, holder_->Get()->Triage(undated)));
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_THAT(tapped, SizeIs(3));
+    EXPECT_TRUE(MessageDifferencer::Equals(tapped[2].first, undated));
+  }
+
+  // Another rule set on the same thread: its own decision, not the last one's.
+  RuleSetHolder::RuleSetPtr mini = Load(kMiniRules);
+  ASSERT_NE(mini, nullptr);
+  holder_->Swap(mini);
+  service_->DecideValidated(example_, &direct);
+  EXPECT_TRUE(MessageDifferencer::Equals(direct, mini->Triage(example_)));
+  EXPECT_EQ(direct.rule_set_version(), mini->version());
+  service_->SetDecisionTap(nullptr);
+
+  v1::RuleSetInfo info;
+  service_->FillRuleSetInfo(&info);
+  EXPECT_EQ(info.version(), mini->version());
+  EXPECT_EQ(info.name(), mini->proto().name());
 }
 
 TEST_F(TriageServiceTest, BatchKeepsRequestOrder) {
