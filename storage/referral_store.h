@@ -189,9 +189,10 @@ class ReferralStore {
   virtual ~ReferralStore() = default;
 
   // Runs `mutation` on the writer thread, commits its writes with its group
-  // and calls `done` (on the writer thread) once they are durable, or with
-  // the mutation's error (nothing written), or UNAVAILABLE if the group's
-  // write failed (the store is then failed).
+  // and calls `done` once they are durable, or with the mutation's error
+  // (nothing written), or UNAVAILABLE if the group's write failed (the store
+  // is then failed). `done` runs on the store's completion thread, one at a
+  // time and in commit order, while the writer goes on with later groups.
   //
   // When the mutation cannot be queued, `done` is called before Commit
   // returns, on the calling thread: RESOURCE_EXHAUSTED when max_pending
