@@ -8,9 +8,10 @@
 // Each mutation's writes go to its own layer (a map from (column family, key)
 // to value or deletion); its reads look in that layer, then in the group's
 // overlay (the layers of earlier successful mutations of the group), then in
-// the database. On success the layer is appended to the overlay and the batch;
-// on failure it is dropped. (rocksdb::WriteBatchWithIndex with save points
-// would do the same, but rebuilds its whole index on each rollback.)
+// the database. On success the layer is merged into the overlay; on failure
+// it is dropped. (rocksdb::WriteBatchWithIndex with save points would do the
+// same, but rebuilds its whole index on each rollback.) The batch gets the
+// overlay, in key order, once the group's mutations have run.
 //
 // Completions. Once a group is durable its `done` callbacks are handed, in
 // commit order, to a second thread, so that the writer goes straight on to
@@ -361,19 +362,12 @@ class TxnImpl final : public Txn {
   // The first write error (OK if none).
   const absl::Status& error() const { return error_; }
 
-  // Moves this mutation's writes into the group, its audit entries sealed
-  // onto `chain`.
+  // Moves this mutation's writes into the group's overlay (the writer puts
+  // the overlay into the group's batch at the end), and seals its audit
+  // entries onto `chain`, adding them to `batch`.
   void ApplyTo(Overlay* overlay, rocksdb::WriteBatch* batch,
                audit::AuditChain* chain) {
-    for (auto& [k, v] : layer_) {
-      rocksdb::ColumnFamilyHandle* cf = cfs_[k.first];
-      if (v) {
-        batch->Put(cf, k.second, *v);
-      } else {
-        batch->Delete(cf, k.second);
-      }
-      (*overlay)[k] = std::move(v);
-    }
+    for (auto& [k, v] : layer_) (*overlay)[k] = std::move(v);
     layer_.clear();
     for (v1::AuditEntry& entry : audit_) chain->Append(&entry, batch);
     audit_.clear();
@@ -923,6 +917,17 @@ class RocksDbReferralStore final : public ReferralStore {
         if (s.ok()) txn.ApplyTo(&overlay, &batch, &chain_);
         results[i] = std::move(s);
         p.mutation = nullptr;  // release captures before the fsync
+      }
+      // The group's last value of each key, in key order within each
+      // column family: the memtable's skip lists then insert each key next
+      // to the one before it, instead of searching from the top for every
+      // key of every mutation in turn.
+      for (const auto& [k, v] : overlay) {
+        if (v) {
+          batch.Put(cfs_[k.first], k.second, *v);
+        } else {
+          batch.Delete(cfs_[k.first], k.second);
+        }
       }
       if (batch.Count() > 0) {
         rocksdb::WriteOptions write_options;
