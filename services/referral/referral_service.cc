@@ -223,12 +223,11 @@ struct ReferralServiceImpl::SubmitCall {
   std::vector<std::string> warnings;
   std::string payload_hash;  // of the client's request (without received_at)
 
-  // The record to store, built before the commit so that the writer thread
-  // only looks up, links and writes it: the referral as stored (received_at
-  // set by the server), then the decision and service written in place by
-  // the peers, then its status, SLA and events. Moved into the response
-  // once written.
-  v1::ReferralRecord rec;
+  // The record to store, built in the response before the commit, so that
+  // the writer thread only looks up, links and writes it: the referral as
+  // stored (received_at set by the server), then the decision and service
+  // written in place by the peers, then its status, SLA and events.
+  v1::ReferralRecord& rec = *resp->mutable_record();
   std::vector<v1::ReferralEvent> events;
   v1::MatchServiceRequest match_req;
   std::string awaiting_reason;  // empty once triaged and matched
@@ -375,7 +374,6 @@ struct ReferralServiceImpl::SubmitCall {
     for (const auto& e : events) txn.AppendEvent(e);
     txn.PutIdempotency(req->request_id(), {payload_hash, rec.id()});
     txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &rec, absl::StatusCode::kOk));
-    resp->mutable_record()->Swap(&rec);  // written: no copy needed
     return absl::OkStatus();
   }
 
