@@ -13,13 +13,44 @@
 namespace frontdoor::referral {
 namespace {
 
-// A stub made from the provider's channel on first use.
-template <typename Service>
-class LazyStub {
- public:
-  explicit LazyStub(ChannelProvider channel) : channel_(std::move(channel)) {}
+// One call in flight: its context and request live until the reply, when
+// `done` gets the outcome and the call is freed.
+template <typename Request>
+struct Call {
+  Call(absl::Duration deadline, Request r, PeerDone d)
+      : request(std::move(r)), done(std::move(d)) {
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  }
 
-  typename Service::Stub* Get() {
+  grpc::ClientContext ctx;
+  Request request;
+  PeerDone done;
+};
+
+// A peer service in another process: its stub, made from the provider's
+// channel on first use, and the deadline of every call.
+template <typename Service>
+class GrpcPeer {
+ protected:
+  GrpcPeer(ChannelProvider channel, absl::Duration deadline, const char* unreachable)
+      : channel_(std::move(channel)), deadline_(deadline), unreachable_(unreachable) {}
+
+  // Starts one call with `request`: `issue(async, ctx, request, reply)`
+  // calls the method on the stub's async() interface. UNAVAILABLE while
+  // there is no channel.
+  template <typename Request, typename Issue>
+  void Start(Request request, PeerDone done, Issue issue) {
+    typename Service::Stub* stub = Stub();
+    if (stub == nullptr) return done(absl::UnavailableError(unreachable_));
+    auto* call = new Call<Request>(deadline_, std::move(request), std::move(done));
+    issue(stub->async(), &call->ctx, &call->request, [call](grpc::Status s) {
+      std::unique_ptr<Call<Request>> owned(call);
+      owned->done(FromGrpcStatus(s));
+    });
+  }
+
+ private:
+  typename Service::Stub* Stub() {
     absl::MutexLock lock(&mu_);
     if (stub_ == nullptr) {
       std::shared_ptr<grpc::Channel> channel = channel_();
@@ -29,92 +60,57 @@ class LazyStub {
     return stub_.get();
   }
 
- private:
   const ChannelProvider channel_;
+  const absl::Duration deadline_;
+  const char* const unreachable_;
   absl::Mutex mu_;
   std::unique_ptr<typename Service::Stub> stub_ ABSL_GUARDED_BY(mu_);
 };
 
-// One call in flight: its context and request live until the reply, when
-// `done` gets the outcome and the call is freed.
-template <typename Request>
-struct Call {
-  Call(absl::Duration deadline, PeerDone d) : done(std::move(d)) {
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  }
-  // The reactor for the stub's async() method.
-  static std::function<void(grpc::Status)> Reply(Call* call) {
-    return [call](grpc::Status s) {
-      std::unique_ptr<Call> owned(call);
-      owned->done(FromGrpcStatus(s));
-    };
-  }
-
-  grpc::ClientContext ctx;
-  Request request;
-  PeerDone done;
-};
-
-class GrpcTriageClient final : public TriageClient {
+class GrpcTriageClient final : public TriageClient, private GrpcPeer<v1::TriageService> {
  public:
   GrpcTriageClient(ChannelProvider channel, absl::Duration deadline)
-      : stub_(std::move(channel)), deadline_(deadline) {}
+      : GrpcPeer(std::move(channel), deadline, "triage is not reachable") {}
 
   void Triage(const v1::Referral& referral, v1::TriageDecision* decision,
               PeerDone done) override {
-    v1::TriageService::Stub* stub = stub_.Get();
-    if (stub == nullptr) return done(Unreachable());
-    auto* call = new Call<v1::TriageRequest>(deadline_, std::move(done));
-    *call->request.mutable_referral() = referral;
-    stub->async()->Triage(&call->ctx, &call->request, decision, Call<v1::TriageRequest>::Reply(call));
+    v1::TriageRequest request;
+    *request.mutable_referral() = referral;
+    Start(std::move(request), std::move(done),
+          [decision](auto* async, auto* ctx, auto* req, auto reply) {
+            async->Triage(ctx, req, decision, std::move(reply));
+          });
   }
 
   void GetRuleSetInfo(v1::RuleSetInfo* info, PeerDone done) override {
-    v1::TriageService::Stub* stub = stub_.Get();
-    if (stub == nullptr) return done(Unreachable());
-    auto* call = new Call<v1::GetRuleSetInfoRequest>(deadline_, std::move(done));
-    stub->async()->GetRuleSetInfo(&call->ctx, &call->request, info,
-                                  Call<v1::GetRuleSetInfoRequest>::Reply(call));
+    Start(v1::GetRuleSetInfoRequest(), std::move(done),
+          [info](auto* async, auto* ctx, auto* req, auto reply) {
+            async->GetRuleSetInfo(ctx, req, info, std::move(reply));
+          });
   }
-
- private:
-  static absl::Status Unreachable() { return absl::UnavailableError("triage is not reachable"); }
-
-  LazyStub<v1::TriageService> stub_;
-  const absl::Duration deadline_;
 };
 
-class GrpcDirectoryClient final : public DirectoryClient {
+class GrpcDirectoryClient final : public DirectoryClient,
+                                  private GrpcPeer<v1::DirectoryService> {
  public:
   GrpcDirectoryClient(ChannelProvider channel, absl::Duration deadline)
-      : stub_(std::move(channel)), deadline_(deadline) {}
+      : GrpcPeer(std::move(channel), deadline, "the service directory is not reachable") {}
 
   void MatchService(const v1::MatchServiceRequest& request, v1::ServiceMatch* match,
                     PeerDone done) override {
-    v1::DirectoryService::Stub* stub = stub_.Get();
-    if (stub == nullptr) return done(Unreachable());
-    auto* call = new Call<v1::MatchServiceRequest>(deadline_, std::move(done));
-    call->request = request;
-    stub->async()->MatchService(&call->ctx, &call->request, match,
-                                Call<v1::MatchServiceRequest>::Reply(call));
+    Start(request, std::move(done), [match](auto* async, auto* ctx, auto* req, auto reply) {
+      async->MatchService(ctx, req, match, std::move(reply));
+    });
   }
 
   void GetService(const std::string& id, v1::ServiceState* state, PeerDone done) override {
-    v1::DirectoryService::Stub* stub = stub_.Get();
-    if (stub == nullptr) return done(Unreachable());
-    auto* call = new Call<v1::GetServiceRequest>(deadline_, std::move(done));
-    call->request.set_id(id);
-    stub->async()->GetService(&call->ctx, &call->request, state,
-                              Call<v1::GetServiceRequest>::Reply(call));
+    v1::GetServiceRequest request;
+    request.set_id(id);
+    Start(std::move(request), std::move(done),
+          [state](auto* async, auto* ctx, auto* req, auto reply) {
+            async->GetService(ctx, req, state, std::move(reply));
+          });
   }
-
- private:
-  static absl::Status Unreachable() {
-    return absl::UnavailableError("the service directory is not reachable");
-  }
-
-  LazyStub<v1::DirectoryService> stub_;
-  const absl::Duration deadline_;
 };
 
 }  // namespace

@@ -88,6 +88,37 @@ class RuleSetWiringTest : public ::testing::Test {
     return FromGrpcStatus(((*rulesets_).*method)(&ctx, req, resp));
   }
 
+  // Proposes (as alice) the default rules changed by `edit` in a copy under
+  // `name`.
+  absl::Status ProposeEdited(const std::string& name,
+                             void (*edit)(const std::string&),
+                             v1::RuleSetVersion* version) {
+    const std::string dir = tmp_.Sub(name);
+    rt::CopyDefaultRules(dir);
+    edit(dir);
+    v1::ProposeRuleSetRequest propose;
+    for (const v1::RuleFile& f : rt::FilesIn(dir)) *propose.add_files() = f;
+    propose.set_author("alice");
+    return Call(&v1::RuleSetService::Stub::Propose, propose, version);
+  }
+
+  // Submits the medication referral, received now, for one of two patients
+  // (by the parity of `i`).
+  static absl::Status SubmitMedication(v1::ReferralService::Stub* referrals,
+                                       const std::string& request_id, int i,
+                                       v1::SubmitReferralResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    v1::SubmitReferralRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_referral() = rt::MedicationReferral();
+    req.mutable_referral()->clear_received_at();
+    req.mutable_referral()->mutable_patient()->set_nhs_number(
+        i % 2 == 0 ? "9990000034" : "9990000026");
+    return FromGrpcStatus(referrals->SubmitReferral(&ctx, req, resp));
+  }
+
   v1::TriageDecision Triage() {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
@@ -252,27 +283,13 @@ TEST_F(RuleSetWiringTest, ReplayReadsTheReferralStore) {
   EXPECT_EQ(report.referrals(), 0);
 
   for (int i = 0; i < 5; ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(30));
-    v1::SubmitReferralRequest req;
-    req.set_request_id(absl::StrCat("replay-", i));
-    *req.mutable_referral() = rt::MedicationReferral();
-    req.mutable_referral()->clear_received_at();
-    req.mutable_referral()->mutable_patient()->set_nhs_number(
-        i % 2 == 0 ? "9990000034" : "9990000026");
     v1::SubmitReferralResponse resp;
-    ASSERT_THAT(FromGrpcStatus(referrals->SubmitReferral(&ctx, req, &resp)),
+    ASSERT_THAT(SubmitMedication(referrals.get(), absl::StrCat("replay-", i), i,
+                                 &resp),
                 IsOk());
   }
-  const std::string dir = tmp_.Sub("v2");
-  rt::CopyDefaultRules(dir);
-  rt::MedicationWithin1H(dir);
-  v1::ProposeRuleSetRequest propose;
-  for (const v1::RuleFile& f : rt::FilesIn(dir)) *propose.add_files() = f;
-  propose.set_author("alice");
   v1::RuleSetVersion v2;
-  ASSERT_THAT(Call(&v1::RuleSetService::Stub::Propose, propose, &v2), IsOk());
+  ASSERT_THAT(ProposeEdited("v2", &rt::MedicationWithin1H, &v2), IsOk());
   ASSERT_THAT(replay(v2.version(), &report), IsOk());
   EXPECT_EQ(report.referrals(), 5);
   EXPECT_EQ(report.changed(), 5);
@@ -300,14 +317,8 @@ TEST_F(RuleSetWiringTest, ShadowSeesSubmissionsTriagedInProcess) {
   options.directory_file = "triage-rules/directory.yaml";
   StartServer(options);
   const std::string active = Active();
-  const std::string dir = tmp_.Sub("slower");
-  rt::CopyDefaultRules(dir);
-  rt::MedicationWithin4H(dir);
-  v1::ProposeRuleSetRequest propose;
-  for (const v1::RuleFile& f : rt::FilesIn(dir)) *propose.add_files() = f;
-  propose.set_author("alice");
   v1::RuleSetVersion candidate;
-  ASSERT_THAT(Call(&v1::RuleSetService::Stub::Propose, propose, &candidate),
+  ASSERT_THAT(ProposeEdited("slower", &rt::MedicationWithin4H, &candidate),
               IsOk());
   v1::SetShadowRequest set;
   set.set_candidate_version(candidate.version());
@@ -322,16 +333,8 @@ TEST_F(RuleSetWiringTest, ShadowSeesSubmissionsTriagedInProcess) {
   constexpr int kSubmissions = 3;
   v1::SubmitReferralResponse resp;
   for (int i = 0; i < kSubmissions; ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(30));
-    v1::SubmitReferralRequest req;
-    req.set_request_id(absl::StrCat("shadowed-", i));
-    *req.mutable_referral() = rt::MedicationReferral();
-    req.mutable_referral()->clear_received_at();
-    req.mutable_referral()->mutable_patient()->set_nhs_number(
-        i % 2 == 0 ? "9990000034" : "9990000026");
-    ASSERT_THAT(FromGrpcStatus(referrals->SubmitReferral(&ctx, req, &resp)),
+    ASSERT_THAT(SubmitMedication(referrals.get(), absl::StrCat("shadowed-", i),
+                                 i, &resp),
                 IsOk());
     EXPECT_EQ(resp.record().status(), v1::REFERRAL_STATUS_TRIAGED);
     EXPECT_EQ(resp.record().decision().rule_set_version(), active);
