@@ -73,10 +73,11 @@ struct ServerOptions {
   // Authentication (services/auth): the identities file (tokens stored
   // hashed, certificate names), required. Re-read when it changes.
   std::string tokens_file;
-  // The bearer token this process sends when its roles call each other
-  // (a ROLE_SERVICE identity). Empty: a random one, known only in memory,
-  // which is enough when the roles share the process; separate processes
-  // need the same token, registered in their tokens files.
+  // The bearer token this process sends when its roles call roles in
+  // another process (a ROLE_SERVICE identity); roles in one process call
+  // each other directly. Empty: a random one, known only in memory;
+  // separate processes need the same token, registered in their tokens
+  // files.
   std::string service_token;
   // TLS for the gRPC and HTTP listeners, when both are set (PEM files).
   std::string tls_cert_file;
