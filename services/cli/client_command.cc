@@ -554,6 +554,16 @@ int Submit(const Invocation& c) {
 // --- get, events
 // ---------------------------------------------------------------
 
+// The referral's events, through `conn`.
+grpc::Status FetchEvents(Connection& conn, const std::string& id,
+                         v1::ListReferralEventsResponse* events) {
+  grpc::ClientContext ctx;
+  conn.Prepare(&ctx);
+  v1::ListReferralEventsRequest request;
+  request.set_id(id);
+  return conn.referrals().ListReferralEvents(&ctx, request, events);
+}
+
 int Get(const Invocation& c) {
   if (c.args.positional.size() != 1)
     return c.Usage("expected one referral reference");
@@ -570,15 +580,8 @@ int Get(const Invocation& c) {
     if (!s.ok()) return conn.Fail(s, c.io);
   }
   v1::ListReferralEventsResponse events;
-  {
-    grpc::ClientContext ctx;
-    conn.Prepare(&ctx);
-    v1::ListReferralEventsRequest request;
-    request.set_id(*id);
-    grpc::Status s =
-        conn.referrals().ListReferralEvents(&ctx, request, &events);
-    if (!s.ok()) return conn.Fail(s, c.io);
-  }
+  if (grpc::Status s = FetchEvents(conn, *id, &events); !s.ok())
+    return conn.Fail(s, c.io);
   if (c.opts.json) {
     google::protobuf::Struct out;
     (*out.mutable_fields())["record"] = ToJsonValue(record);
@@ -598,14 +601,9 @@ int Events(const Invocation& c) {
   absl::StatusOr<std::string> id = ParseReference(c.args.positional[0]);
   if (!id.ok()) return c.Usage(id.status().message());
   Connection conn(c.opts);
-  grpc::ClientContext ctx;
-  conn.Prepare(&ctx);
-  v1::ListReferralEventsRequest request;
-  request.set_id(*id);
   v1::ListReferralEventsResponse response;
-  grpc::Status s =
-      conn.referrals().ListReferralEvents(&ctx, request, &response);
-  if (!s.ok()) return conn.Fail(s, c.io);
+  if (grpc::Status s = FetchEvents(conn, *id, &response); !s.ok())
+    return conn.Fail(s, c.io);
   if (c.opts.json) {
     c.io.out << ToJson(response, true);
   } else {
@@ -1809,19 +1807,19 @@ absl::StatusOr<CommonOptions> ResolveCommonOptions(const ParsedArgs& args,
 }
 
 std::vector<FlagSpec> ConnectionFlags() {
-  return {{"--server", Kind::kValue},   {"--timeout", Kind::kValue},
-          {"--json", Kind::kBool},      {"--token_file", Kind::kValue},
-          {"--tls_ca", Kind::kValue},   {"--tls_cert", Kind::kValue},
+  return {{"--server", Kind::kValue}, {"--timeout", Kind::kValue},
+          {"--json", Kind::kBool},    {"--token_file", Kind::kValue},
+          {"--tls_ca", Kind::kValue}, {"--tls_cert", Kind::kValue},
           {"--tls_key", Kind::kValue}};
 }
 
 std::shared_ptr<grpc::Channel> OpenChannel(const CommonOptions& opts,
                                            const grpc::ChannelArguments& args) {
-  return auth::CreateChannelWithToken(
-      opts.server,
-      opts.credentials != nullptr ? opts.credentials
-                                  : grpc::InsecureChannelCredentials(),
-      args, opts.token);
+  return auth::CreateChannelWithToken(opts.server,
+                                      opts.credentials != nullptr
+                                          ? opts.credentials
+                                          : grpc::InsecureChannelCredentials(),
+                                      args, opts.token);
 }
 
 std::string ShortName(const EnumDescriptor* type, int value) {

@@ -506,16 +506,30 @@ absl::StatusOr<v1::RuleSetVersion> RuleSetManager::ActivateVersion(
   return store_->GetSummary(id);
 }
 
+namespace {
+
+// The checks an activation and a rollback share: who and why are required,
+// and `version` (the request's `field`) must name a stored version.
+absl::StatusOr<std::string> ResolveSwitch(storage::RuleSetStore& store,
+                                          const std::string& actor,
+                                          const std::string& reason,
+                                          const std::string& version,
+                                          absl::string_view field) {
+  FRONTDOOR_RETURN_IF_ERROR(CheckText("actor", actor, true, kMaxActorBytes));
+  FRONTDOOR_RETURN_IF_ERROR(CheckText("reason", reason, true));
+  if (version.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+  }
+  return store.Resolve(version);
+}
+
+}  // namespace
+
 absl::StatusOr<v1::RuleSetVersion> RuleSetManager::Activate(
     const v1::ActivateRuleSetRequest& request) {
-  FRONTDOOR_RETURN_IF_ERROR(
-      CheckText("actor", request.actor(), true, kMaxActorBytes));
-  FRONTDOOR_RETURN_IF_ERROR(CheckText("reason", request.reason(), true));
-  if (request.version().empty()) {
-    return absl::InvalidArgumentError("version: is required");
-  }
-  FRONTDOOR_ASSIGN_OR_RETURN(std::string id,
-                             store_->Resolve(request.version()));
+  FRONTDOOR_ASSIGN_OR_RETURN(
+      std::string id, ResolveSwitch(*store_, request.actor(), request.reason(),
+                                    request.version(), "version"));
   return ActivateVersion(id, request.actor(), request.reason(),
                          ActivationKind::kActivate,
                          request.acknowledge_downgrades());
@@ -523,14 +537,9 @@ absl::StatusOr<v1::RuleSetVersion> RuleSetManager::Activate(
 
 absl::StatusOr<v1::RuleSetVersion> RuleSetManager::Rollback(
     const v1::RollbackRuleSetRequest& request) {
-  FRONTDOOR_RETURN_IF_ERROR(
-      CheckText("actor", request.actor(), true, kMaxActorBytes));
-  FRONTDOOR_RETURN_IF_ERROR(CheckText("reason", request.reason(), true));
-  if (request.to_version().empty()) {
-    return absl::InvalidArgumentError("to_version: is required");
-  }
-  FRONTDOOR_ASSIGN_OR_RETURN(std::string id,
-                             store_->Resolve(request.to_version()));
+  FRONTDOOR_ASSIGN_OR_RETURN(
+      std::string id, ResolveSwitch(*store_, request.actor(), request.reason(),
+                                    request.to_version(), "to_version"));
   return ActivateVersion(id, request.actor(), request.reason(),
                          ActivationKind::kRollback,
                          /*acknowledge_downgrades=*/true);
