@@ -48,9 +48,8 @@ LOAD="$BUILD/tests/load/frontdoor-load"
 ECHO="$BUILD/tests/load/frontdoor-echo"
 SERVER="$BUILD/services/server/frontdoor-server"
 CLI="$BUILD/services/cli/frontdoor"
-for b in "$LOAD" "$ECHO" "$SERVER" "$CLI"; do
-  [[ -x "$b" ]] || { echo "run_bench: $b is not built" >&2; exit 2; }
-done
+source tests/load/lib.sh
+require_built run_bench "$LOAD" "$ECHO" "$SERVER" "$CLI"
 
 TMP="$(mktemp -d /tmp/frontdoor-bench.XXXXXX)"
 PIDS=()
@@ -119,12 +118,7 @@ echo "run_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) CPUs ($(uname -r)); 
 # The server's identities file and a clinician's token (submit, get, worklists).
 TOKENS="$TMP/tokens.txtpb"
 TOKEN_FILE="$TMP/clinician.token"
-(umask 077 && "$CLI" admin token create --tokens_file="$TOKENS" --role=clinician \
-  --principal=bench-clinician >"$TOKEN_FILE" 2>"$TMP/token.err") || {
-  echo "run_bench: frontdoor admin token create failed:" >&2
-  cat "$TMP/token.err" >&2
-  exit 1
-}
+make_token run_bench "$CLI" "$TOKENS" clinician bench-clinician "$TOKEN_FILE"
 TOKEN="$(cat "$TOKEN_FILE")"
 start echo "$ECHO" --listen=127.0.0.1:0
 ECHO_ADDR="$ADDR"; ECHO_PID="$LAST_PID"

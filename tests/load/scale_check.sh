@@ -44,9 +44,8 @@ LOAD="$BUILD/tests/load/frontdoor-load"
 FILL="$BUILD/tests/load/frontdoor-fill"
 SERVER="$BUILD/services/server/frontdoor-server"
 CLI="$BUILD/services/cli/frontdoor"
-for b in "$LOAD" "$FILL" "$SERVER" "$CLI"; do
-  [[ -x "$b" ]] || { echo "scale_check: $b is not built" >&2; exit 2; }
-done
+source tests/load/lib.sh
+require_built scale_check "$LOAD" "$FILL" "$SERVER" "$CLI"
 
 TMP="$(mktemp -d /tmp/frontdoor-scale.XXXXXX)"
 DATA="${SCALE_DATA_DIR:-$TMP/data}"
@@ -73,12 +72,7 @@ echo "scale_check: $(date -u +%Y-%m-%dT%H:%M:%SZ), $COUNT referrals, $(nproc) CP
 # The servers' identities file and a clinician's token (submit, get, worklists).
 TOKENS="$TMP/tokens.txtpb"
 TOKEN_FILE="$TMP/clinician.token"
-(umask 077 && "$CLI" admin token create --tokens_file="$TOKENS" --role=clinician \
-  --principal=scale-clinician >"$TOKEN_FILE" 2>"$TMP/token.err") || {
-  echo "scale_check: frontdoor admin token create failed:" >&2
-  cat "$TMP/token.err" >&2
-  exit 1
-}
+make_token scale_check "$CLI" "$TOKENS" clinician scale-clinician "$TOKEN_FILE"
 
 # --- 1. fill ------------------------------------------------------------------------
 MARKER="$DATA/.frontdoor-fill-count"

@@ -30,13 +30,11 @@ cleanup() {
 trap cleanup EXIT
 
 tokens="$work/tokens.txtpb"
+source tests/load/lib.sh
+require_built shadow_check "$SERVER" "$CLI" "$LOAD"
 for who in rule_author:shadow-rule-author safety_officer:shadow-safety-officer \
   clinician:shadow-clinician; do
-  (umask 077 && "$CLI" admin token create --tokens_file="$tokens" --role="${who%%:*}" \
-    --principal="${who#*:}" > "$work/${who%%:*}.token" 2>> "$work/tokens.log") || {
-    cat "$work/tokens.log" >&2
-    exit 1
-  }
+  make_token shadow_check "$CLI" "$tokens" "${who%%:*}" "${who#*:}" "$work/${who%%:*}.token"
 done
 cli_as() {  # cli_as ROLE ARGS...: the CLI with ROLE's token
   local role="$1"
