@@ -136,10 +136,5 @@ TEST_F(AuthorizerTest, RevokedTokensStopWorkingWithoutARestart) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST(AuthorizeTest, UndeclaredMethodsAreRefusedAndPublicOnesNeedNothing) {
-  EXPECT_EQ(PermissionFor("/grpc.health.v1.Health/Check"), Permission::kPublic);
-  EXPECT_FALSE(PermissionFor("/frontdoor.v1.Nope/Nope").has_value());
-}
-
 }  // namespace
 }  // namespace frontdoor::auth

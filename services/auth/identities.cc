@@ -176,6 +176,7 @@ IdentityStore::Index(const v1::IdentityFile& file,
   auto snap = std::make_shared<Snapshot>();
   for (const v1::Identity& id : all.identities()) {
     if (id.disabled()) continue;
+    ++snap->active;
     if (!id.token_sha256().empty()) snap->by_token[id.token_sha256()] = id;
     if (!id.certificate_common_name().empty())
       snap->by_certificate[id.certificate_common_name()] = id;
@@ -267,7 +268,7 @@ absl::Status IdentityStore::ReloadIfChanged() {
 
 int IdentityStore::size() const {
   std::shared_ptr<const Snapshot> snap = Current();
-  return static_cast<int>(snap->by_token.size() + snap->by_certificate.size());
+  return snap->active;
 }
 
 }  // namespace frontdoor::auth

@@ -71,12 +71,14 @@ class IdentityStore {
   absl::Status ReloadIfChanged();
 
   const std::string& path() const { return path_; }
+  // Identities that are not disabled.
   int size() const;
 
  private:
   struct Snapshot {
     absl::flat_hash_map<std::string, v1::Identity> by_token;
     absl::flat_hash_map<std::string, v1::Identity> by_certificate;
+    int active = 0;  // identities not disabled
   };
   explicit IdentityStore(std::string path) : path_(std::move(path)) {}
   static absl::StatusOr<std::shared_ptr<const Snapshot>> Index(

@@ -138,6 +138,7 @@ TEST(IdentityStoreTest, InMemoryIdentitiesMayNotClash) {
   id.set_token_sha256(kHash);
   ASSERT_TRUE(store->AddInMemory(id).ok());
   EXPECT_TRUE(store->FindByTokenHash(kHash).has_value());
+  EXPECT_EQ(store->size(), 1);
   EXPECT_FALSE(store->AddInMemory(id).ok());
 }
 

@@ -354,7 +354,7 @@ struct FrontdoorServer::State {
     authorizer = std::make_unique<auth::Authorizer>(identities.get(), clock);
     auth_service = std::make_unique<auth::AuthServiceImpl>(authorizer.get());
     log::Info("identities loaded", {{"tokens_file", options.tokens_file},
-                                    {"entries", identities->size()}});
+                                    {"identities", identities->size()}});
     return absl::OkStatus();
   }
 
