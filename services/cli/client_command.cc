@@ -1408,7 +1408,7 @@ urgency, due time (Europe/London), service, warnings and why.
 
   --request-id=ID       idempotency key (default: a new random id, printed;
                         retrying with the same id never stores it twice)
-  --submitted-by=NAME   default --actor, else $USER
+  --submitted-by=NAME   accepted; the server records the caller its token names
 
 Referral flags (instead of FILE):
   --problem=FALL        presenting problem (FALL, CHEST_PAIN, ...)
@@ -1605,7 +1605,8 @@ int RunVerb(const Verb& verb, const std::vector<std::string>& args,
   if (parsed->help) {
     io.out << verb.help << kCommonHelp;
     if (verb.changes)
-      io.out << "--actor=NAME: who makes the change (default $USER).\n";
+      io.out << "--actor=NAME: accepted, but the server records the caller "
+                "its token names.\n";
     return kExitOk;
   }
   absl::StatusOr<CommonOptions> opts = ResolveCommonOptions(*parsed, env);

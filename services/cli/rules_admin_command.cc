@@ -78,7 +78,7 @@ constexpr absl::string_view kUsage =
   shadow report               what the shadowed candidate would have changed
 
 VERSION is a version id or a unique prefix of at least 8 hex digits.
-Changes are made as --actor (default $USER).
+Changes are recorded as made by the caller your token names.
 Common options: --server=HOST:PORT (default $FRONTDOOR_SERVER, else
 127.0.0.1:50051), --json, --timeout=DURATION (default 10s).
 Exit status: 0 success, 1 an error from the server or a rule set that fails
