@@ -31,12 +31,14 @@ class FaultInjectionWritableFile final
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
                          rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileHeld();
     if (fs_->ShouldFailSync()) return Injected("sync");
     fs_->CountSync();
     return FSWritableFileOwnerWrapper::Sync(options, dbg);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileHeld();
     if (fs_->ShouldFailSync()) return Injected("fsync");
     fs_->CountSync();
     return FSWritableFileOwnerWrapper::Fsync(options, dbg);

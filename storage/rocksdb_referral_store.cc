@@ -69,6 +69,7 @@
 #include "rocksdb/write_batch.h"
 #include "services/common/records.h"
 #include "services/common/status_macros.h"
+#include "services/common/thread_name.h"
 #include "storage/audit_trail.h"
 #include "storage/referral_store.h"
 #include "storage/rocks_status.h"
@@ -316,15 +317,21 @@ class TxnImpl final : public Txn {
                        " is not positive")));
     }
     std::string key = keys::EventKey(id, event.sequence());
-    absl::StatusOr<std::optional<std::string>> existing = Get(kEvents, key);
+    // A referral this transaction found absent from the store has no
+    // stored events either (they are only ever written with it), so only
+    // this transaction's own writes need checking.
+    const bool new_referral = absent_.count({kReferrals, id}) > 0;
+    absl::StatusOr<std::optional<std::string>> existing =
+        new_referral ? Pending(kEvents, key) : Get(kEvents, key);
     if (!existing.ok()) return Fail(existing.status());
     if (*existing) {
       return Fail(absl::FailedPreconditionError(absl::StrCat(
           "event ", event.sequence(), " of ", id, " already exists")));
     }
     if (event.sequence() > 1) {
+      const std::string before_key = keys::EventKey(id, event.sequence() - 1);
       absl::StatusOr<std::optional<std::string>> before =
-          Get(kEvents, keys::EventKey(id, event.sequence() - 1));
+          new_referral ? Pending(kEvents, before_key) : Get(kEvents, before_key);
       if (!before.ok()) return Fail(before.status());
       if (!*before) {
         return Fail(absl::FailedPreconditionError(
@@ -409,11 +416,27 @@ class TxnImpl final : public Txn {
     std::pair<int, std::string> k(cf, key);
     if (auto it = layer_.find(k); it != layer_.end()) return it->second;
     if (auto it = group_->find(k); it != group_->end()) return it->second;
+    // A key read once and found missing stays missing for this
+    // transaction unless it writes it (the layer, above).
+    if (absent_.count(k) > 0) return std::optional<std::string>();
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[cf], key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
+    if (s.IsNotFound()) {
+      absent_.insert(std::move(k));
+      return std::optional<std::string>();
+    }
     if (!s.ok()) return FromRocks(s, "read");
     return std::optional<std::string>(std::move(value));
+  }
+
+  // `key` as this transaction and its group have written it (nullopt if
+  // they have not), without reading the store.
+  absl::StatusOr<std::optional<std::string>> Pending(int cf,
+                                                     const std::string& key) {
+    std::pair<int, std::string> k(cf, key);
+    if (auto it = layer_.find(k); it != layer_.end()) return it->second;
+    if (auto it = group_->find(k); it != group_->end()) return it->second;
+    return std::optional<std::string>();
   }
 
   // Keys of `cf` in [lower, upper) (upper "" = no bound), in order, as the
@@ -449,6 +472,7 @@ class TxnImpl final : public Txn {
   const std::vector<rocksdb::ColumnFamilyHandle*>& cfs_;
   const Overlay* const group_;
   Overlay layer_;
+  std::set<std::pair<int, std::string>> absent_;  // read from the store, missing
   std::vector<v1::AuditEntry> audit_;
   absl::Status error_;
 };
@@ -484,8 +508,14 @@ class RocksDbReferralStore final : public ReferralStore {
         chain_(std::move(chain)) {
     // handles_[0] is the default column family; ours follow in Cf order.
     cfs_.assign(handles_.begin() + 1, handles_.end());
-    completer_ = std::thread([this] { CompletionLoop(); });
-    writer_ = std::thread([this] { WriterLoop(); });
+    completer_ = std::thread([this] {
+      SetCurrentThreadName("fd-store-done");
+      CompletionLoop();
+    });
+    writer_ = std::thread([this] {
+      SetCurrentThreadName("fd-store-writer");
+      WriterLoop();
+    });
   }
 
   ~RocksDbReferralStore() override { Close(); }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -891,9 +892,12 @@ TEST_F(ReferralStoreTest, FailedSyncLatchesTheStore) {
                   EXPECT_THAT(st, StatusIs(absl::StatusCode::kUnavailable));
                 });
   EXPECT_TRUE(inline_call);
-  // Reads still work, and show what was acknowledged.
+  // Reads still work, and show what was acknowledged: not DURING, which
+  // was written but never synced.
   EXPECT_THAT(store->GetReferral("BEFORE"),
               IsOkAndHolds(::testing::Ne(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("DURING"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
   EXPECT_THAT(store->GetReferral("AFTER"),
               IsOkAndHolds(::testing::Eq(std::nullopt)));
   store->Close();
@@ -905,6 +909,62 @@ TEST_F(ReferralStoreTest, FailedSyncLatchesTheStore) {
   EXPECT_THAT(store->GetReferral("BEFORE"),
               IsOkAndHolds(::testing::Ne(std::nullopt)));
   EXPECT_THAT(PutRecord(*store, MakeRecord({.id = "LATER"})), IsOk());
+}
+
+// A write is acknowledged, and shown to readers, only once its WAL sync has
+// finished: until then a power cut could still take it back. Held here on a
+// disk whose syncs do not finish until released.
+TEST_F(ReferralStoreTest, ReadersSeeAWriteOnlyOnceItIsSynced) {
+  auto fs = std::make_shared<FaultInjectionFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = NewFaultInjectionEnv(fs);
+  ReferralStore::Options options = DefaultOptions();
+  options.env = env.get();
+  auto store = OpenStore(options);
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "EARLIER"})), IsOk());
+
+  fs->HoldSyncs(true);
+  absl::Notification first_done, second_done;
+  absl::Status first, second;
+  store->Commit(
+      [](Txn& txn) {
+        txn.PutReferral(MakeRecord({.id = "HELD"}));
+        return absl::OkStatus();
+      },
+      [&](absl::Status s) {
+        first = s;
+        first_done.Notify();
+      });
+  bool writer_saw_it = false;
+  store->Commit(
+      [&](Txn& txn) {
+        absl::StatusOr<std::optional<v1::ReferralRecord>> held =
+            txn.GetReferral("HELD");
+        writer_saw_it = held.ok() && held->has_value();
+        return absl::OkStatus();
+      },
+      [&](absl::Status s) {
+        second = s;
+        second_done.Notify();
+      });
+  // Wait until the sync thread is stuck in the held sync.
+  while (fs->held() == 0) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_FALSE(first_done.HasBeenNotified());
+  EXPECT_THAT(store->GetReferral("HELD"),
+              IsOkAndHolds(::testing::Eq(std::nullopt)));
+  EXPECT_THAT(store->GetReferral("EARLIER"),
+              IsOkAndHolds(::testing::Ne(std::nullopt)));
+  EXPECT_THAT(Worklist(*store, v1::PATHWAY_UCR),
+              ::testing::Not(::testing::Contains("HELD")));
+
+  fs->HoldSyncs(false);
+  first_done.WaitForNotification();
+  second_done.WaitForNotification();
+  EXPECT_THAT(first, IsOk());
+  EXPECT_THAT(second, IsOk());
+  EXPECT_TRUE(writer_saw_it);
+  EXPECT_THAT(store->GetReferral("HELD"),
+              IsOkAndHolds(::testing::Ne(std::nullopt)));
 }
 
 TEST_F(ReferralStoreTest, QueuedCommitsFailWhenTheStoreFails) {

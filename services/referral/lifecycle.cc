@@ -33,8 +33,10 @@ bool Responded(v1::ReferralStatus s) {
 
 }  // namespace
 
-std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request) {
+std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request,
+                                  absl::string_view submitter) {
   v1::SubmitReferralRequest hashed = request;
+  hashed.set_submitted_by(std::string(submitter));
   hashed.clear_request_id();
   hashed.mutable_referral()->clear_received_at();
   return Sha256(DeterministicBytes(hashed));

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "frontdoor/v1/referral_service.pb.h"
 
@@ -13,9 +14,11 @@ namespace frontdoor::referral {
 // functions: no I/O, no clock of their own.
 
 // The idempotency fingerprint of a submission: SHA-256 of what the client
-// sent, without its request_id and the server-set received_at. Anything that
+// sent, with `submitter` (the authenticated caller) as its submitted_by and
+// without its request_id and the server-set received_at. Anything that
 // writes submissions directly (bulk loaders) must use this too.
-std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request);
+std::string SubmissionFingerprint(const v1::SubmitReferralRequest& request,
+                                  absl::string_view submitter);
 
 // Applies a transition request to `record` at `now`: checks the version
 // (ABORTED when stale), the transition (FAILED_PRECONDITION naming both

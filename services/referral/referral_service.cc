@@ -410,13 +410,9 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
   }
-  {
-    // The submitter is the authenticated caller; the fingerprint covers it,
-    // so one caller's request_id can never replay another's referral.
-    v1::SubmitReferralRequest mine = *request;
-    mine.set_submitted_by(call->who.name);
-    call->payload_hash = SubmissionFingerprint(mine);
-  }
+  // The submitter is the authenticated caller; the fingerprint covers it,
+  // so one caller's request_id can never replay another's referral.
+  call->payload_hash = SubmissionFingerprint(*request, call->who.name);
   v1::Referral* referral = call->rec.mutable_referral();
   *referral = request->referral();
   *referral->mutable_received_at() = ToProtoTime(call->now);

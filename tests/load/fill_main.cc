@@ -201,9 +201,9 @@ int Main() {
     item->request_id = absl::StrCat("fill-", corpus_index);
     v1::SubmitReferralRequest submitted;
     *submitted.mutable_referral() = r;
-    submitted.set_submitted_by("frontdoor-fill");
     // The same fingerprint the service computes, so a replay is recognised.
-    item->idempotency.payload_hash = referral::SubmissionFingerprint(submitted);
+    item->idempotency.payload_hash =
+        referral::SubmissionFingerprint(submitted, "frontdoor-fill");
 
     v1::ReferralRecord& rec = item->record;
     rec.set_id(FormatReference(ids()));

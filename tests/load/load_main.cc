@@ -854,6 +854,8 @@ int main(int argc, char** argv) {
       "  frontdoor-load --target=HOST:PORT --wait_serving [--timeout=120s]\n"
       "  frontdoor-load --rpc=submit|get|echo --write_body=FILE [--target=HOST:PORT]");
   absl::ParseCommandLine(argc, argv);
+  // As in frontdoor-server (main.cc): no lock-graph bookkeeping under load.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string rpc = absl::GetFlag(FLAGS_rpc);
   if (absl::GetFlag(FLAGS_wait_serving)) return frontdoor::load::WaitServing();
   if (!absl::GetFlag(FLAGS_write_body).empty()) return frontdoor::load::WriteBody(rpc);
