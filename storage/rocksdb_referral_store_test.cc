@@ -1,5 +1,8 @@
+#include <dirent.h>
+
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -9,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -965,6 +969,39 @@ TEST_F(ReferralStoreTest, ReadersSeeAWriteOnlyOnceItIsSynced) {
   EXPECT_TRUE(writer_saw_it);
   EXPECT_THAT(store->GetReferral("HELD"),
               IsOkAndHolds(::testing::Ne(std::nullopt)));
+}
+
+// Nice values of this process's threads named `name`, as the kernel has them.
+std::vector<int> NiceOfThreadsNamed(const std::string& name) {
+  std::vector<int> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir("/proc/self/task"), closedir);
+  if (dir == nullptr) return out;
+  while (dirent* e = readdir(dir.get())) {
+    if (e->d_name[0] == '.') continue;
+    const std::string task = absl::StrCat("/proc/self/task/", e->d_name);
+    std::ifstream comm(task + "/comm");
+    std::string comm_name;
+    std::getline(comm, comm_name);
+    if (comm_name != name) continue;
+    std::ifstream stat(task + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the ")" that ends the name: state is field 3, nice 19.
+    std::vector<std::string> fields =
+        absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
+    if (fields.size() > 16) out.push_back(std::stoi(fields[16]));
+  }
+  return out;
+}
+
+// Flushes take the cores' spare time, not the writer thread's.
+TEST_F(ReferralStoreTest, FlushesRunAtTheLowestCpuPriority) {
+  auto store = OpenStore();
+  ASSERT_THAT(PutRecord(*store, MakeRecord({.id = "FLUSHED"})), IsOk());
+  store->Close();  // flushes the memtables
+  std::vector<int> nice = NiceOfThreadsNamed("rocksdb:high");
+  ASSERT_FALSE(nice.empty());
+  EXPECT_THAT(nice, ::testing::Each(19));
 }
 
 TEST_F(ReferralStoreTest, QueuedCommitsFailWhenTheStoreFails) {
