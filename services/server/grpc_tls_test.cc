@@ -104,6 +104,10 @@ TEST_F(GrpcTlsTest, PlaintextToATlsPortFailsAndTlsWorks) {
   ASSERT_TRUE(tls.ok()) << tls.error_message();
   EXPECT_EQ(me.principal(), "test-clinician");
   EXPECT_EQ(me.authenticated_by(), "token");
+  // The start-up line tells operators the port wants TLS.
+  EXPECT_THAT(server->Banner(),
+              HasSubstr("listening on grpcs://127.0.0.1:"));
+  EXPECT_THAT(server->Banner(), HasSubstr("--tls_ca=CA.pem"));
 }
 
 TEST_F(GrpcTlsTest, ClientCertificatesFromAnotherCaAreRefused) {

@@ -775,19 +775,27 @@ std::string FrontdoorServer::Banner() const {
   } else if (!st.options.triage_target.empty()) {
     rules = absl::StrCat("remote(", st.options.triage_target, ")");
   }
+  // With --tls_cert both ports speak TLS only; the banner says so, and how
+  // to reach them.
+  const bool tls = !st.options.tls_cert_file.empty();
+  const char* grpc_scheme = tls ? "grpcs://" : "grpc://";
+  const char* http_scheme = tls ? "https://" : "http://";
   std::string line = absl::StrCat(
-      "frontdoor-server listening on grpc://", grpc_address_,
-      http_address_.empty() ? ""
-                            : absl::StrCat(" (http://", http_address_, ")"),
+      "frontdoor-server listening on ", grpc_scheme, grpc_address_,
+      http_address_.empty()
+          ? ""
+          : absl::StrCat(" (", http_scheme, http_address_, ")"),
       " roles=", st.options.roles.ToString(), " rules=", rules,
       " data=", st.store != nullptr ? st.options.data_dir : "none");
   absl::StrAppend(&line,
                   "\n  try: frontdoor submit "
                   "examples/referrals/news2-7-acute-deterioration.json"
                   " --server=",
-                  grpc_address_, " (with FRONTDOOR_TOKEN_FILE set)");
+                  grpc_address_, tls ? " --tls_ca=CA.pem" : "",
+                  " (with FRONTDOOR_TOKEN_FILE set)");
   if (!http_address_.empty()) {
-    absl::StrAppend(&line, "\n       curl http://", http_address_, "/metrics");
+    absl::StrAppend(&line, "\n       curl ", tls ? "--cacert CA.pem " : "",
+                    http_scheme, http_address_, "/metrics");
   }
   return line;
 }
