@@ -346,8 +346,38 @@ absl::StatusOr<Page<v1::AuditEntry>> Query(rocksdb::DB* db, const AuditCfs& cfs,
   return page;
 }
 
+namespace {
+
+// What a trail of `entries` shows against an earlier verify's `known`.
+std::string TruncationProblem(uint64_t entries, uint64_t known) {
+  return absl::StrCat("the trail ends at entry ", entries,
+                      ", but an earlier verify counted ", known,
+                      " (entries were removed from its end)");
+}
+
+}  // namespace
+
+absl::Status CheckVerifyRequest(const v1::VerifyAuditRequest& request) {
+  if (request.known_entries() == 0 && request.known_head_hash().empty()) {
+    return absl::OkStatus();
+  }
+  if (request.known_entries() == 0) {
+    return absl::InvalidArgumentError(
+        "known_entries: required with known_head_hash");
+  }
+  if (request.known_head_hash().size() != kHashBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "known_head_hash: ", request.known_head_hash().size(),
+        " bytes; a head hash is ", kHashBytes, " bytes (64 hex digits)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::VerifyAuditResponse> Verify(
-    rocksdb::DB* db, const AuditCfs& cfs, const rocksdb::Snapshot* snapshot) {
+    rocksdb::DB* db, const AuditCfs& cfs, const rocksdb::Snapshot* snapshot,
+    const v1::VerifyAuditRequest& request) {
+  FRONTDOOR_RETURN_IF_ERROR(CheckVerifyRequest(request));
+  const uint64_t known = request.known_entries();
   const rocksdb::ReadOptions ro = At(snapshot);
   v1::VerifyAuditResponse out;
   Problem problem;
@@ -423,12 +453,24 @@ absl::StatusOr<v1::VerifyAuditResponse> Verify(
       found[cf] = 1;
     }
     if (problem.seq != 0) break;
+    // Every hash up to here is recomputed and chained, so a different hash
+    // at the kept head means the history up to it was written again.
+    if (seq == known && hash != request.known_head_hash()) {
+      problem.Set(seq, absl::StrCat("entry ", seq,
+                                    ": hash is not the head hash an earlier "
+                                    "verify kept (the trail up to it was "
+                                    "rewritten)"));
+      break;
+    }
     for (AuditCf cf : kIndexCfs) indexed[cf] += found[cf];
     prev_hash = std::move(hash);
     prev_time = time;
     out.set_entries(out.entries() + 1);
   }
   FRONTDOOR_RETURN_IF_ERROR(FromRocks(it->status(), "read the audit trail"));
+  if (problem.seq == 0 && out.entries() < known) {
+    problem.Set(out.entries() + 1, TruncationProblem(out.entries(), known));
+  }
 
   // Index entries below the first bad entry (or anywhere, if none) must be
   // exactly those the walk found.
@@ -447,7 +489,8 @@ absl::StatusOr<v1::VerifyAuditResponse> Verify(
 }  // namespace audit
 
 absl::StatusOr<v1::VerifyAuditResponse> VerifyAuditOffline(
-    const std::string& db_path) {
+    const std::string& db_path, const v1::VerifyAuditRequest& request) {
+  FRONTDOOR_RETURN_IF_ERROR(audit::CheckVerifyRequest(request));
   std::error_code ec;
   if (db_path.empty() || !std::filesystem::exists(
                              std::filesystem::path(db_path) / "CURRENT", ec)) {
@@ -480,7 +523,11 @@ absl::StatusOr<v1::VerifyAuditResponse> VerifyAuditOffline(
   }
   if (descriptors.size() == 1) {  // written before the audit trail existed
     v1::VerifyAuditResponse empty;
-    empty.set_ok(true);
+    empty.set_ok(request.known_entries() == 0);
+    if (!empty.ok()) {
+      empty.set_first_bad_seq(1);
+      empty.set_problem(audit::TruncationProblem(0, request.known_entries()));
+    }
     return empty;
   }
   if (descriptors.size() != 1 + audit::kNumAuditCfs) {
@@ -499,7 +546,7 @@ absl::StatusOr<v1::VerifyAuditResponse> VerifyAuditOffline(
   audit::AuditCfs cfs;
   std::copy(handles.begin() + 1, handles.end(), cfs.begin());
   absl::StatusOr<v1::VerifyAuditResponse> result =
-      audit::Verify(db.get(), cfs, nullptr);
+      audit::Verify(db.get(), cfs, nullptr, request);
   for (rocksdb::ColumnFamilyHandle* h : handles) {
     db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   }

@@ -88,9 +88,15 @@ absl::StatusOr<Page<v1::AuditEntry>> Query(rocksdb::DB* db, const AuditCfs& cfs,
                                            int limit);
 
 // VerifyAudit (referral_store.h) over `db`, read at `snapshot` (null: the
-// latest state).
+// latest state), against the head an earlier verify kept, if `request` has
+// one.
 absl::StatusOr<v1::VerifyAuditResponse> Verify(
-    rocksdb::DB* db, const AuditCfs& cfs, const rocksdb::Snapshot* snapshot);
+    rocksdb::DB* db, const AuditCfs& cfs, const rocksdb::Snapshot* snapshot,
+    const v1::VerifyAuditRequest& request);
+
+// INVALID_ARGUMENT, naming the field, unless `request`'s known head is
+// either absent or a count with a 32-byte hash.
+absl::Status CheckVerifyRequest(const v1::VerifyAuditRequest& request);
 
 }  // namespace frontdoor::storage::audit
 

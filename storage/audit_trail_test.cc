@@ -54,6 +54,14 @@ std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
   return out;
 }
 
+// What an operator keeps from a verify: its entries and head hash.
+v1::VerifyAuditRequest KeptHead(const v1::VerifyAuditResponse& verdict) {
+  v1::VerifyAuditRequest known;
+  known.set_known_entries(verdict.entries());
+  known.set_known_head_hash(verdict.head_hash());
+  return known;
+}
+
 class AuditTrailTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -124,16 +132,28 @@ class AuditTrailTest : public ::testing::Test {
   // Both verifications, offline (the files) and online (a store reopened on
   // them), report `seq` as the first bad entry with a problem matching
   // `problem`.
-  void ExpectFirstBad(uint64_t seq, const std::string& problem) {
+  // Five entries, and the verdict on them (intact).
+  void AppendFiveAndVerify(v1::VerifyAuditResponse* verdict) {
+    AppendFive();
+    absl::StatusOr<v1::VerifyAuditResponse> v = store_->VerifyAudit({});
+    ASSERT_THAT(v, IsOk());
+    ASSERT_TRUE(v->ok()) << v->problem();
+    *verdict = *std::move(v);
+  }
+
+  // Offline and through the store, the same verdict: not ok from `seq`.
+  void ExpectFirstBad(uint64_t seq, const std::string& problem,
+                      const v1::VerifyAuditRequest& request = {}) {
     absl::StatusOr<v1::VerifyAuditResponse> offline =
-        VerifyAuditOffline(path());
+        VerifyAuditOffline(path(), request);
     ASSERT_THAT(offline, IsOk());
     EXPECT_FALSE(offline->ok());
     EXPECT_EQ(offline->first_bad_seq(), seq) << offline->problem();
     EXPECT_THAT(offline->problem(), HasSubstr(problem));
 
     Reopen();
-    absl::StatusOr<v1::VerifyAuditResponse> online = store_->VerifyAudit();
+    absl::StatusOr<v1::VerifyAuditResponse> online =
+        store_->VerifyAudit(request);
     ASSERT_THAT(online, IsOk());
     EXPECT_EQ(online->SerializeAsString(), offline->SerializeAsString());
   }
@@ -172,7 +192,7 @@ TEST_F(AuditTrailTest, EntriesAreChainedInCommitOrder) {
   EXPECT_EQ(entries[1].principal(), "nurse.ali");
   EXPECT_EQ(entries[1].nhs_number(), "222");
 
-  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
   ASSERT_THAT(verified, IsOk());
   EXPECT_TRUE(verified->ok()) << verified->problem();
   EXPECT_EQ(verified->entries(), 7u);
@@ -249,7 +269,7 @@ TEST_F(AuditTrailTest, AFailedMutationWritesNoEntryAndTheChainStaysGapless) {
   EXPECT_EQ(entries[0].request_id(), "kept-1");
   EXPECT_EQ(entries[1].request_id(), "kept-2");
   EXPECT_EQ(entries[1].prev_hash(), entries[0].hash());
-  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
   ASSERT_THAT(verified, IsOk());
   EXPECT_TRUE(verified->ok()) << verified->problem();
 }
@@ -353,7 +373,7 @@ TEST_F(AuditTrailTest, ReopeningContinuesTheChain) {
   EXPECT_EQ(entries[5].prev_hash(), before.back().hash());
   EXPECT_GE(FromProtoTime(entries[5].time()),
             FromProtoTime(before.back().time()));
-  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
   ASSERT_THAT(verified, IsOk());
   EXPECT_TRUE(verified->ok()) << verified->problem();
   EXPECT_EQ(verified->entries(), 6u);
@@ -413,7 +433,7 @@ TEST_F(AuditTrailTest, ConcurrentCommitsGiveOneGaplessChain) {
       want.push_back(absl::StrCat("T", t, "-", i));
     EXPECT_EQ(ids, want);
   }
-  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
   ASSERT_THAT(verified, IsOk());
   EXPECT_TRUE(verified->ok()) << verified->problem();
   EXPECT_EQ(verified->entries(), static_cast<uint64_t>(kThreads * kPerThread));
@@ -534,11 +554,9 @@ TEST_F(AuditTrailTest, AnIndexEntryForNoEntryIsDetected) {
 
 // The chain's limit: removing entries from its end leaves a valid, shorter
 // chain. Only the head hash shows it, to whoever kept the earlier one.
-TEST_F(AuditTrailTest, TruncationChangesTheHeadHashButNotTheVerdict) {
-  AppendFive();
-  absl::StatusOr<v1::VerifyAuditResponse> before = store_->VerifyAudit();
-  ASSERT_THAT(before, IsOk());
-  ASSERT_TRUE(before->ok());
+TEST_F(AuditTrailTest, TruncationIsFoundOnlyByAKeptHead) {
+  v1::VerifyAuditResponse before;
+  ASSERT_NO_FATAL_FAILURE(AppendFiveAndVerify(&before));
   auto raw = Tamper();
   ASSERT_NE(raw, nullptr);
   ASSERT_THAT(raw->DeleteEntryAndIndexes(5), IsOk());
@@ -546,12 +564,74 @@ TEST_F(AuditTrailTest, TruncationChangesTheHeadHashButNotTheVerdict) {
   ASSERT_TRUE(four.has_value());
   raw.reset();
 
-  absl::StatusOr<v1::VerifyAuditResponse> after = VerifyAuditOffline(path());
+  absl::StatusOr<v1::VerifyAuditResponse> after = VerifyAuditOffline(path(), {});
   ASSERT_THAT(after, IsOk());
   EXPECT_TRUE(after->ok()) << after->problem();
   EXPECT_EQ(after->entries(), 4u);
-  EXPECT_NE(after->head_hash(), before->head_hash());
+  EXPECT_NE(after->head_hash(), before.head_hash());
   EXPECT_EQ(after->head_hash(), four->hash());
+
+  // Against the head kept from the first verify, the truncation shows.
+  ExpectFirstBad(5, "ends at entry 4, but an earlier verify counted 5",
+                 KeptHead(before));
+}
+
+// Writing the whole trail again, every hash and link recomputed, leaves a
+// valid chain; only a head kept from before shows it.
+TEST_F(AuditTrailTest, ARewrittenTrailIsFoundOnlyByAKeptHead) {
+  v1::VerifyAuditResponse before;
+  ASSERT_NO_FATAL_FAILURE(AppendFiveAndVerify(&before));
+  auto raw = Tamper();
+  ASSERT_NE(raw, nullptr);
+  std::string prev(32, '\0');
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    std::optional<v1::AuditEntry> e = raw->Entry(seq);
+    ASSERT_TRUE(e.has_value());
+    if (seq == 2) e->set_outcome("PERMISSION_DENIED");
+    e->set_prev_hash(prev);
+    e->clear_hash();
+    e->set_hash(audit::EntryHash(*e));
+    prev = e->hash();
+    ASSERT_THAT(raw->PutEntry(*e), IsOk());
+  }
+  raw.reset();
+
+  absl::StatusOr<v1::VerifyAuditResponse> plain = VerifyAuditOffline(path(), {});
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_TRUE(plain->ok()) << plain->problem();
+  ExpectFirstBad(5, "not the head hash an earlier verify kept",
+                 KeptHead(before));
+  // The same head, unchanged trail: ok, through the store too.
+  Reopen();
+  const v1::VerifyAuditRequest known = KeptHead(*plain);
+  absl::StatusOr<v1::VerifyAuditResponse> again = store_->VerifyAudit(known);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->ok()) << again->problem();
+  // An older head of the same, longer trail is fine as well.
+  ASSERT_THAT(Append({}), IsOk());
+  again = store_->VerifyAudit(known);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->ok()) << again->problem();
+}
+
+TEST_F(AuditTrailTest, AMalformedKeptHeadIsRefused) {
+  AppendFive();
+  v1::VerifyAuditRequest no_hash;
+  no_hash.set_known_entries(3);
+  EXPECT_THAT(store_->VerifyAudit(no_hash),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("known_head_hash")));
+  v1::VerifyAuditRequest short_hash;
+  short_hash.set_known_entries(3);
+  short_hash.set_known_head_hash("abc");
+  EXPECT_THAT(store_->VerifyAudit(short_hash),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("known_head_hash: 3 bytes")));
+  v1::VerifyAuditRequest no_count;
+  no_count.set_known_head_hash(std::string(32, 'x'));
+  EXPECT_THAT(store_->VerifyAudit(no_count),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("known_entries")));
 }
 
 TEST_F(AuditTrailTest, AnUnparsableHeadDoesNotStopTheTrail) {
@@ -562,7 +642,7 @@ TEST_F(AuditTrailTest, AnUnparsableHeadDoesNotStopTheTrail) {
   raw.reset();
   Reopen();
   ASSERT_THAT(Append({}), IsOk());
-  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
   ASSERT_THAT(verified, IsOk());
   EXPECT_EQ(verified->first_bad_seq(), 5u);
   EXPECT_THAT(verified->problem(), HasSubstr("does not parse"));
@@ -571,26 +651,26 @@ TEST_F(AuditTrailTest, AnUnparsableHeadDoesNotStopTheTrail) {
 
 TEST_F(AuditTrailTest, VerifyAuditOfflineNeedsAStoppedStore) {
   AppendFive();
-  EXPECT_THAT(VerifyAuditOffline(path()),
+  EXPECT_THAT(VerifyAuditOffline(path(), {}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("open in another process")));
-  EXPECT_THAT(VerifyAuditOffline(dir_.Sub("nothing-here")),
+  EXPECT_THAT(VerifyAuditOffline(dir_.Sub("nothing-here"), {}),
               StatusIs(absl::StatusCode::kNotFound));
   store_->Close();
-  absl::StatusOr<v1::VerifyAuditResponse> verified = VerifyAuditOffline(path());
+  absl::StatusOr<v1::VerifyAuditResponse> verified = VerifyAuditOffline(path(), {});
   ASSERT_THAT(verified, IsOk());
   EXPECT_TRUE(verified->ok());
   EXPECT_EQ(verified->entries(), 5u);
 }
 
 TEST_F(AuditTrailTest, AnEmptyTrailVerifies) {
-  absl::StatusOr<v1::VerifyAuditResponse> online = store_->VerifyAudit();
+  absl::StatusOr<v1::VerifyAuditResponse> online = store_->VerifyAudit({});
   ASSERT_THAT(online, IsOk());
   EXPECT_TRUE(online->ok());
   EXPECT_EQ(online->entries(), 0u);
   EXPECT_THAT(online->head_hash(), IsEmpty());
   store_->Close();
-  absl::StatusOr<v1::VerifyAuditResponse> offline = VerifyAuditOffline(path());
+  absl::StatusOr<v1::VerifyAuditResponse> offline = VerifyAuditOffline(path(), {});
   ASSERT_THAT(offline, IsOk());
   EXPECT_TRUE(offline->ok());
   EXPECT_EQ(offline->entries(), 0u);

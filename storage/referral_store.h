@@ -285,11 +285,14 @@ class ReferralStore {
   // problem. Reads every entry: minutes for tens of millions; never call it
   // on a gRPC callback thread. Close() waits for it.
   //
-  // The chain cannot show that entries were removed from its end: entries
-  // is smaller and head_hash is that of an earlier entry, both valid. An
-  // operator who keeps head_hash from time to time (outside this database)
-  // detects a truncation by comparing.
-  virtual absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit() = 0;
+  // The chain alone cannot show that entries were removed from its end, or
+  // that it was written again from some entry on with every hash
+  // recomputed. `request` may carry the entries and head_hash of an earlier
+  // verify, kept outside this database: the verdict is then also not ok
+  // unless the trail still holds that many entries, the last with that
+  // hash. INVALID_ARGUMENT (naming the field) for a malformed known head.
+  virtual absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(
+      const v1::VerifyAuditRequest& request) = 0;
 
   // The number of stored referrals (any status), for metrics. Kept exactly
   // in the same write batches as the records, so it is exact, not an
@@ -323,7 +326,7 @@ absl::Status RestoreReferralStore(const std::string& backup_dir,
 // verifies as ok with no entries. Holds the store's lock meanwhile, so a
 // server cannot start on it until the walk is done.
 absl::StatusOr<v1::VerifyAuditResponse> VerifyAuditOffline(
-    const std::string& db_path);
+    const std::string& db_path, const v1::VerifyAuditRequest& request);
 
 }  // namespace frontdoor::storage
 

@@ -808,11 +808,13 @@ class RocksDbReferralStore final : public ReferralStore {
                         filter, position, limit);
   }
 
-  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit() override {
+  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(
+      const v1::VerifyAuditRequest& request) override {
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     rocksdb::ManagedSnapshot snapshot(db_.get());
-    return audit::Verify(db_.get(), AuditHandles(cfs_), snapshot.snapshot());
+    return audit::Verify(db_.get(), AuditHandles(cfs_), snapshot.snapshot(),
+                         request);
   }
 
   bool healthy() const override {

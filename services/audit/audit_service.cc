@@ -9,6 +9,7 @@
 #include "services/common/reference.h"
 #include "services/common/status_macros.h"
 #include "services/referral/page_token.h"
+#include "storage/audit_trail.h"
 
 namespace frontdoor::audit {
 namespace {
@@ -136,10 +137,35 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Verify(
                         "/frontdoor.v1.AuditService/Verify")) {
     return reactor;
   }
+  if (absl::Status s = storage::audit::CheckVerifyRequest(*request);
+      !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::MutexLock lock(&mu_);
-  waiting_.push_back({reactor, response});
+  waiting_.push_back({reactor, request, response});
   return reactor;
 }
+
+namespace {
+
+void LogVerdict(const absl::StatusOr<v1::VerifyAuditResponse>& result) {
+  if (!result.ok()) {
+    log::Error("audit verification failed", {{"error", result.status()}});
+  } else if (!result->ok()) {
+    // The problem names seqs and index kinds, never a patient.
+    log::Error(
+        "audit trail tampered with",
+        {{"entries", static_cast<int64_t>(result->entries())},
+         {"first_bad_seq", static_cast<int64_t>(result->first_bad_seq())},
+         {"problem", result->problem()}});
+  } else {
+    log::Info("audit trail verified",
+              {{"entries", static_cast<int64_t>(result->entries())}});
+  }
+}
+
+}  // namespace
 
 void AuditServiceImpl::VerifyLoop() {
   for (;;) {
@@ -160,23 +186,28 @@ void AuditServiceImpl::VerifyLoop() {
         return;
       }
     }
-    absl::StatusOr<v1::VerifyAuditResponse> result = store_->VerifyAudit();
-    if (!result.ok()) {
-      log::Error("audit verification failed", {{"error", result.status()}});
-    } else if (!result->ok()) {
-      // The problem names seqs and index kinds, never a patient.
-      log::Error(
-          "audit trail tampered with",
-          {{"entries", static_cast<int64_t>(result->entries())},
-           {"first_bad_seq", static_cast<int64_t>(result->first_bad_seq())},
-           {"problem", result->problem()}});
-    } else {
-      log::Info("audit trail verified",
-                {{"entries", static_cast<int64_t>(result->entries())}});
-    }
-    for (Waiter& w : walk) {
-      if (result.ok()) *w.response = *result;
-      w.reactor->Finish(ToGrpcStatus(result.status()));
+    // One walk for every caller that asked the same thing (most ask
+    // without a known head).
+    while (!walk.empty()) {
+      const uint64_t entries = walk.front().request->known_entries();
+      const std::string hash = walk.front().request->known_head_hash();
+      std::vector<Waiter> same;
+      std::vector<Waiter> rest;
+      for (Waiter& w : walk) {
+        (w.request->known_entries() == entries &&
+                 w.request->known_head_hash() == hash
+             ? same
+             : rest)
+            .push_back(w);
+      }
+      walk.swap(rest);
+      absl::StatusOr<v1::VerifyAuditResponse> result =
+          store_->VerifyAudit(*same.front().request);
+      LogVerdict(result);
+      for (Waiter& w : same) {
+        if (result.ok()) *w.response = *result;
+        w.reactor->Finish(ToGrpcStatus(result.status()));
+      }
     }
   }
 }

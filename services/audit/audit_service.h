@@ -56,6 +56,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
  private:
   struct Waiter {
     grpc::ServerUnaryReactor* reactor;
+    const v1::VerifyAuditRequest* request;
     v1::VerifyAuditResponse* response;
   };
 

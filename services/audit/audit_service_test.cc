@@ -87,11 +87,12 @@ class AuditServiceTest : public ::testing::Test {
     return stub_->Query(&ctx, request, response);
   }
 
-  grpc::Status Verify(v1::VerifyAuditResponse* response) {
+  grpc::Status Verify(v1::VerifyAuditResponse* response,
+                      const v1::VerifyAuditRequest& request = {}) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(30));
-    return stub_->Verify(&ctx, v1::VerifyAuditRequest(), response);
+    return stub_->Verify(&ctx, request, response);
   }
 
   // Every page of `request`, followed by next_page_token.
@@ -280,6 +281,40 @@ TEST_F(AuditServiceTest, ConcurrentVerifiesAllGetTheVerdict) {
     EXPECT_EQ(responses[i].entries(), 50u);
     EXPECT_EQ(responses[i].head_hash(), responses[0].head_hash());
   }
+}
+
+// Callers at the same time with different kept heads each get the verdict
+// against their own; a malformed one is refused, naming the field.
+TEST_F(AuditServiceTest, EachCallerIsAnsweredAgainstItsOwnKeptHead) {
+  Append(20);
+  v1::VerifyAuditResponse head;
+  ASSERT_TRUE(Verify(&head).ok());
+  v1::VerifyAuditRequest kept;
+  kept.set_known_entries(head.entries());
+  kept.set_known_head_hash(head.head_hash());
+  v1::VerifyAuditRequest beyond = kept;
+  beyond.set_known_entries(head.entries() + 1);  // a head it never had
+  constexpr int kCalls = 6;
+  std::vector<v1::VerifyAuditResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      statuses[i] = Verify(&responses[i], i % 2 == 0 ? kept : beyond);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(responses[i].ok(), i % 2 == 0) << responses[i].problem();
+  }
+
+  v1::VerifyAuditRequest malformed;
+  malformed.set_known_entries(3);
+  v1::VerifyAuditResponse refused;
+  grpc::Status s = Verify(&refused, malformed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("known_head_hash"));
 }
 
 TEST(AuditFilterForTest, KeepsAnIdThatIsNotAReference) {

@@ -6,12 +6,15 @@
 #include <memory>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -34,13 +37,15 @@ constexpr int kDefaultLimit = 1000;
 constexpr absl::string_view kUsage =
     R"(usage: frontdoor audit <command> [arguments]
 
-  verify [--data_dir=DIR]
+  verify [--data_dir=DIR] [--expect_head=ENTRIES:HASH]
         walk the whole audit trail: each entry's hash, the links between
         entries, their order and times, and the indexes. Prints the entries
         checked and the head hash, or the first bad entry and what is wrong
-        with it. Keep the head hash somewhere else: if a later verify shows
-        fewer entries or another head for the same entries, entries were
-        removed from the end, which the chain alone cannot show.
+        with it. The chain alone cannot show that entries were removed from
+        its end, or that it was written again with every hash recomputed:
+        keep the "keep:" line a verify prints somewhere else, and pass it
+        to a later verify as --expect_head, which then also fails unless
+        the trail still holds that many entries, the last with that hash.
         Through the server; with --data_dir, the store in DIR (the server's
         --data_dir, or a store restored from a backup) read directly, with
         no server running on it.
@@ -103,11 +108,11 @@ class AuditClient {
         stub_(v1::AuditService::NewStub(
             OpenChannel(opts, grpc::ChannelArguments()))) {}
 
-  absl::Status Verify(v1::VerifyAuditResponse* response) {
+  absl::Status Verify(const v1::VerifyAuditRequest& request,
+                      v1::VerifyAuditResponse* response) {
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
-    return FromGrpcStatus(
-        stub_->Verify(&ctx, v1::VerifyAuditRequest(), response));
+    return FromGrpcStatus(stub_->Verify(&ctx, request, response));
   }
 
   absl::Status Query(const v1::QueryAuditRequest& request,
@@ -127,15 +132,43 @@ class AuditClient {
   std::unique_ptr<v1::AuditService::Stub> stub_;
 };
 
+// --expect_head=ENTRIES:HASH (64 hex digits), as a verify's "keep:" line
+// prints it.
+absl::Status ParseExpectHead(const std::string& text,
+                             v1::VerifyAuditRequest* request) {
+  const std::vector<std::string> parts = absl::StrSplit(text, ':');
+  uint64_t entries = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &entries) ||
+      entries == 0 || parts[1].size() != 64 ||
+      !std::all_of(parts[1].begin(), parts[1].end(),
+                   [](char c) { return absl::ascii_isxdigit(c); })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--expect_head: '", text,
+        "' is not ENTRIES:HASH (a count, then 64 hex digits), as a verify's "
+        "\"keep:\" line prints it"));
+  }
+  request->set_known_entries(entries);
+  request->set_known_head_hash(absl::HexStringToBytes(parts[1]));
+  return absl::OkStatus();
+}
+
 int Verify(const ParsedArgs& args, const CommonOptions& opts, const Io& io) {
+  v1::VerifyAuditRequest request;
+  if (args.Has("--expect_head")) {
+    if (absl::Status s = ParseExpectHead(args.Get("--expect_head"), &request);
+        !s.ok()) {
+      return Usage(io, "verify", s.message());
+    }
+  }
   absl::StatusOr<v1::VerifyAuditResponse> result;
   std::string server;
   if (args.Has("--data_dir")) {
-    result = storage::VerifyAuditOffline(StoreIn(args.Get("--data_dir")));
+    result =
+        storage::VerifyAuditOffline(StoreIn(args.Get("--data_dir")), request);
   } else {
     server = opts.server;
     v1::VerifyAuditResponse response;
-    absl::Status s = AuditClient(opts).Verify(&response);
+    absl::Status s = AuditClient(opts).Verify(request, &response);
     result = s.ok() ? absl::StatusOr<v1::VerifyAuditResponse>(response) : s;
   }
   if (!result.ok()) return Fail(io, "verify", result.status(), server);
@@ -234,6 +267,7 @@ int RunAudit(const std::vector<std::string>& args, const Io& io,
   std::vector<FlagSpec> flags = ConnectionFlags();
   if (verb == "verify") {
     flags.push_back({"--data_dir", Kind::kValue});
+    flags.push_back({"--expect_head", Kind::kValue});
   } else if (verb == "query") {
     for (const char* name : {"--nhs_number", "--principal", "--referral",
                              "--from", "--to", "--limit"}) {
@@ -269,8 +303,14 @@ std::string FormatVerifyResult(const v1::VerifyAuditResponse& result) {
                                ? std::string("- (no entries)")
                                : absl::BytesToHexString(result.head_hash());
   if (result.ok()) {
-    return absl::StrCat("audit trail intact\nentries checked: ",
-                        result.entries(), "\nhead hash: ", head, "\n");
+    std::string out = absl::StrCat("audit trail intact\nentries checked: ",
+                                   result.entries(), "\nhead hash: ", head,
+                                   "\n");
+    if (result.entries() > 0) {
+      absl::StrAppend(&out, "keep: --expect_head=", result.entries(), ":",
+                      absl::BytesToHexString(result.head_hash()), "\n");
+    }
+    return out;
   }
   return absl::StrCat(
       "audit trail TAMPERED WITH\nfirst bad entry: ", result.first_bad_seq(),

@@ -174,6 +174,46 @@ TEST_F(AuditCommandServerTest, VerifyThroughTheServer) {
   EXPECT_THAT(run.out, HasSubstr("entries checked: 5"));
 }
 
+// The "keep:" line of one verify is the --expect_head of a later one: fine
+// while the trail still holds it, a finding once it does not.
+TEST_F(AuditCommandServerTest, AKeptHeadIsCheckedByALaterVerify) {
+  CliRun first = RunArgs({"audit", "verify"}, env_);
+  ASSERT_EQ(first.code, kExitOk) << first.err;
+  const size_t at = first.out.find("keep: --expect_head=");
+  ASSERT_NE(at, std::string::npos) << first.out;
+  const std::string keep = first.out.substr(
+      at + 6, first.out.find('\n', at) - at - 6);  // "--expect_head=5:..."
+  EXPECT_THAT(keep, ::testing::StartsWith("--expect_head=5:"));
+
+  ASSERT_THAT(storage::testing::AppendAlternatingEntries(*store_, clock_, 1,
+                                                         absl::Minutes(1)),
+              IsOk());
+  CliRun later = RunArgs({"audit", "verify", keep}, env_);
+  EXPECT_EQ(later.code, kExitOk) << later.err << later.out;
+  EXPECT_THAT(later.out, HasSubstr("entries checked: 6"));
+
+  // A head this trail never had: entry 5 has another hash.
+  std::string other = keep;
+  other.back() = other.back() == '0' ? '1' : '0';
+  CliRun rewritten = RunArgs({"audit", "verify", other}, env_);
+  EXPECT_EQ(rewritten.code, kExitFindings) << rewritten.err;
+  EXPECT_THAT(rewritten.out, HasSubstr("first bad entry: 5"));
+  EXPECT_THAT(rewritten.out, HasSubstr("rewritten"));
+
+  // More entries than the trail holds: some were removed from its end.
+  CliRun truncated = RunArgs(
+      {"audit", "verify",
+       "--expect_head=9:" + keep.substr(keep.find(':') + 1)},
+      env_);
+  EXPECT_EQ(truncated.code, kExitFindings) << truncated.err;
+  EXPECT_THAT(truncated.out, HasSubstr("removed from its end"));
+
+  CliRun malformed =
+      RunArgs({"audit", "verify", "--expect_head=5:nothex"}, env_);
+  EXPECT_EQ(malformed.code, kExitUsage);
+  EXPECT_THAT(malformed.err, HasSubstr("ENTRIES:HASH"));
+}
+
 TEST_F(AuditCommandServerTest, QueryPrintsOneLinePerEntry) {
   CliRun run = RunArgs({"audit", "query", "--nhs_number", "111"}, env_);
   ASSERT_EQ(run.code, kExitOk) << run.err;
