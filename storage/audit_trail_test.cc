@@ -17,7 +17,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
+#include "rocksdb/options.h"
 #include "services/common/clock.h"
 #include "services/common/proto_time.h"
 #include "services/common/test_util.h"
@@ -59,6 +61,14 @@ v1::VerifyAuditRequest KeptHead(const v1::VerifyAuditResponse& verdict) {
   v1::VerifyAuditRequest known;
   known.set_known_entries(verdict.entries());
   known.set_known_head_hash(verdict.head_hash());
+  return known;
+}
+
+// A kept head of `entries` entries, from a trail this test never wrote.
+v1::VerifyAuditRequest AnotherTrailsHead(uint64_t entries) {
+  v1::VerifyAuditRequest known;
+  known.set_known_entries(entries);
+  known.set_known_head_hash(std::string(32, 'h'));
   return known;
 }
 
@@ -674,6 +684,37 @@ TEST_F(AuditTrailTest, AnEmptyTrailVerifies) {
   ASSERT_THAT(offline, IsOk());
   EXPECT_TRUE(offline->ok());
   EXPECT_EQ(offline->entries(), 0u);
+  // A head kept from a trail this store no longer has: every entry gone.
+  ExpectFirstBad(1, "ends at entry 0, but an earlier verify counted 3",
+                 AnotherTrailsHead(3));
+}
+
+// A store written before the audit trail existed has none of its column
+// families: it verifies as empty, and so fails against a kept head.
+TEST_F(AuditTrailTest, AStoreFromBeforeTheTrailVerifiesAsEmpty) {
+  store_->Close();
+  const std::string old_store = dir_.Sub("old");
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, old_store, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  absl::StatusOr<v1::VerifyAuditResponse> plain =
+      VerifyAuditOffline(old_store, {});
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_TRUE(plain->ok());
+  EXPECT_EQ(plain->entries(), 0u);
+  absl::StatusOr<v1::VerifyAuditResponse> kept =
+      VerifyAuditOffline(old_store, AnotherTrailsHead(2));
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_FALSE(kept->ok());
+  EXPECT_EQ(kept->first_bad_seq(), 1u);
+  EXPECT_THAT(kept->problem(),
+              HasSubstr("ends at entry 0, but an earlier verify counted 2"));
 }
 
 }  // namespace

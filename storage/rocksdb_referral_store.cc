@@ -321,17 +321,18 @@ class TxnImpl final : public Txn {
     // stored events either (they are only ever written with it), so only
     // this transaction's own writes need checking.
     const bool new_referral = absent_.count({kReferrals, id}) > 0;
-    absl::StatusOr<std::optional<std::string>> existing =
-        new_referral ? Pending(kEvents, key) : Get(kEvents, key);
+    auto lookup = [&](const std::string& k) {
+      return new_referral ? Pending(kEvents, k) : Get(kEvents, k);
+    };
+    absl::StatusOr<std::optional<std::string>> existing = lookup(key);
     if (!existing.ok()) return Fail(existing.status());
     if (*existing) {
       return Fail(absl::FailedPreconditionError(absl::StrCat(
           "event ", event.sequence(), " of ", id, " already exists")));
     }
     if (event.sequence() > 1) {
-      const std::string before_key = keys::EventKey(id, event.sequence() - 1);
       absl::StatusOr<std::optional<std::string>> before =
-          new_referral ? Pending(kEvents, before_key) : Get(kEvents, before_key);
+          lookup(keys::EventKey(id, event.sequence() - 1));
       if (!before.ok()) return Fail(before.status());
       if (!*before) {
         return Fail(absl::FailedPreconditionError(
@@ -414,10 +415,9 @@ class TxnImpl final : public Txn {
   absl::StatusOr<std::optional<std::string>> Get(int cf,
                                                  const std::string& key) {
     std::pair<int, std::string> k(cf, key);
-    if (auto it = layer_.find(k); it != layer_.end()) return it->second;
-    if (auto it = group_->find(k); it != group_->end()) return it->second;
+    if (const std::optional<std::string>* w = Written(k)) return *w;
     // A key read once and found missing stays missing for this
-    // transaction unless it writes it (the layer, above).
+    // transaction unless it writes it (Written, above).
     if (absent_.count(k) > 0) return std::optional<std::string>();
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[cf], key, &value);
@@ -433,10 +433,17 @@ class TxnImpl final : public Txn {
   // they have not), without reading the store.
   absl::StatusOr<std::optional<std::string>> Pending(int cf,
                                                      const std::string& key) {
-    std::pair<int, std::string> k(cf, key);
-    if (auto it = layer_.find(k); it != layer_.end()) return it->second;
-    if (auto it = group_->find(k); it != group_->end()) return it->second;
-    return std::optional<std::string>();
+    const std::optional<std::string>* w = Written({cf, key});
+    return w != nullptr ? *w : std::optional<std::string>();
+  }
+
+  // This transaction's, else its group's, write of `k` (a nullopt value is
+  // a delete); null if neither wrote it.
+  const std::optional<std::string>* Written(
+      const std::pair<int, std::string>& k) const {
+    if (auto it = layer_.find(k); it != layer_.end()) return &it->second;
+    if (auto it = group_->find(k); it != group_->end()) return &it->second;
+    return nullptr;
   }
 
   // Keys of `cf` in [lower, upper) (upper "" = no bound), in order, as the

@@ -1,6 +1,9 @@
 #include "services/audit/audit_service.h"
 
+#include <map>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
@@ -186,25 +189,18 @@ void AuditServiceImpl::VerifyLoop() {
         return;
       }
     }
-    // One walk for every caller that asked the same thing (most ask
-    // without a known head).
-    while (!walk.empty()) {
-      const uint64_t entries = walk.front().request->known_entries();
-      const std::string hash = walk.front().request->known_head_hash();
-      std::vector<Waiter> same;
-      std::vector<Waiter> rest;
-      for (Waiter& w : walk) {
-        (w.request->known_entries() == entries &&
-                 w.request->known_head_hash() == hash
-             ? same
-             : rest)
-            .push_back(w);
-      }
-      walk.swap(rest);
+    // One walk for every caller that asked about the same kept head (most
+    // ask about none).
+    std::map<std::pair<uint64_t, std::string>, std::vector<Waiter>> by_head;
+    for (Waiter& w : walk) {
+      by_head[{w.request->known_entries(), w.request->known_head_hash()}]
+          .push_back(w);
+    }
+    for (const auto& [head, same] : by_head) {
       absl::StatusOr<v1::VerifyAuditResponse> result =
           store_->VerifyAudit(*same.front().request);
       LogVerdict(result);
-      for (Waiter& w : same) {
+      for (const Waiter& w : same) {
         if (result.ok()) *w.response = *result;
         w.reactor->Finish(ToGrpcStatus(result.status()));
       }
