@@ -23,3 +23,41 @@ make_token() {
     exit 1
   }
 }
+
+# with_processes NAME: makes TMP, a new directory /tmp/NAME.XXXXXX, and an
+# empty PIDS; on exit (or SIGINT/SIGTERM) every process in PIDS is stopped
+# and TMP removed.
+with_processes() {
+  TMP="$(mktemp -d "/tmp/$1.XXXXXX")"
+  PIDS=()
+  trap stop_processes EXIT
+  trap 'exit 130' INT TERM
+}
+stop_processes() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+
+# start NAME CMD...: starts CMD in the background (stdout $TMP/NAME.out),
+# appends its pid to PIDS and sets LAST_PID, waits for its "listening" line
+# and sets ADDR to the host:port it printed; exits 1 if it does not start.
+# Needs TMP and PIDS (with_processes).
+start() {
+  local name="$1"
+  shift
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PIDS+=($!)
+  LAST_PID=$!
+  for _ in $(seq 1 200); do
+    ADDR="$(sed -n 's/.*listening on \(grpc:\/\/\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' \
+      "$TMP/$name.out" 2>/dev/null | head -1 || true)"
+    [[ -n "$ADDR" ]] && return 0
+    kill -0 "$LAST_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$(basename "$0"): $name did not start:" >&2
+  cat "$TMP/$name.out" "$TMP/$name.err" >&2
+  exit 1
+}

@@ -19,6 +19,10 @@
 //             out (their number is printed on stderr).
 //   get       ReferralService/GetReferral of --get_pool referrals that the
 //             tool submits first
+//
+// Submit and get read only what they count of each reply (its status, its
+// id: tests/load/reply_view.proto), as h2load does not parse replies at all;
+// --parse_replies parses every reply into the full message instead.
 //   worklist  ReferralService/GetWorklist, first page (--page_size) of
 //             --worklist_pathway ("all" takes the pathways in turn)
 //
@@ -75,6 +79,7 @@
 #include "absl/time/time.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "services/auth/client.h"
 #include "services/referral/validation.h"
@@ -82,6 +87,7 @@
 #include "tests/load/echo.grpc.pb.h"
 #include "tests/load/histogram.h"
 #include "tests/load/load_util.h"
+#include "tests/load/reply_view.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "host:port of the server");
 ABSL_FLAG(std::string, rpc, "echo", "echo, submit, get or worklist");
@@ -98,6 +104,9 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "Deadline of each call");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of the summary");
 ABSL_FLAG(std::string, label, "", "Extra label=value text appended to the RESULT line");
 ABSL_FLAG(int, echo_bytes, 32, "--rpc=echo: payload bytes");
+ABSL_FLAG(bool, parse_replies, false,
+          "--rpc=submit/get: parse each reply into the full message; by default only "
+          "the fields counted are read (tests/load/reply_view.proto)");
 ABSL_FLAG(int, get_pool, 1000, "--rpc=get: referrals to submit first and then read");
 ABSL_FLAG(std::string, worklist_pathway, "all",
           "--rpc=worklist: a Pathway name (PATHWAY_UCR or UCR) or 'all' (in turn)");
@@ -272,18 +281,19 @@ class Caller {
  protected:
   // Starts one call on `ctx`; `done` must be called when it completes.
   virtual void Call(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) = 0;
-  // Called for a measured call that succeeded, before the next is issued.
-  virtual void OnOk() {}
+  // Called for a measured call that succeeded, before the next is issued;
+  // a reply it finds wrong makes the call count as failed with its status.
+  virtual grpc::Status OnOk() { return grpc::Status::OK; }
 
  private:
-  void OnDone(const grpc::Status& s) {
+  void OnDone(grpc::Status s) {
     const int64_t end = NowNanos();
     if (measured_) {
       histogram_.Record(end - start_ns_);
+      if (s.ok()) s = OnOk();
       const int code = static_cast<int>(s.error_code());
       ++codes_[code >= 0 && code < kCodes ? code : 2];
       if (!s.ok() && first_error_.count(code) == 0) first_error_[code] = s.error_message();
-      if (s.ok()) OnOk();
       int64_t last = shared_->last_done_ns.load(std::memory_order_relaxed);
       while (last < end &&
              !shared_->last_done_ns.compare_exchange_weak(last, end, std::memory_order_relaxed)) {
@@ -400,50 +410,78 @@ class SubmissionSource {
   std::string first_skip_;
 };
 
-class SubmitCaller final : public Caller {
+// What a submit caller counts of its replies: the status each referral was
+// stored with, and replays (there should be none: every request_id is new).
+class SubmitCounts {
  public:
-  SubmitCaller(Shared* shared, v1::ReferralService::Stub* stub, SubmissionSource* source)
-      : Caller(shared), stub_(stub), source_(source) {}
   const std::array<int64_t, 10>& statuses() const { return statuses_; }
   int64_t replayed() const { return replayed_; }
+
+ protected:
+  void Count(int status, bool replayed) {
+    ++statuses_[status >= 0 && status < 10 ? status : 0];
+    if (replayed) ++replayed_;
+  }
+
+ private:
+  std::array<int64_t, 10> statuses_{};
+  int64_t replayed_ = 0;
+};
+
+// The methods of ReferralService that submit and get call, by name: they
+// go through a generic stub so that the reply type can be a view.
+constexpr char kSubmitMethod[] = "/frontdoor.v1.ReferralService/SubmitReferral";
+constexpr char kGetMethod[] = "/frontdoor.v1.ReferralService/GetReferral";
+
+// Reply is v1::SubmitReferralResponse (--parse_replies) or its view: both
+// have record().status() and replayed().
+template <typename Reply>
+class SubmitCaller final : public Caller, public SubmitCounts {
+ public:
+  SubmitCaller(Shared* shared, std::shared_ptr<grpc::Channel> channel, SubmissionSource* source)
+      : Caller(shared), stub_(std::move(channel)), source_(source) {}
 
  private:
   void Call(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) override {
     req_.Clear();
     resp_.Clear();
     source_->Fill(&req_);
-    stub_->async()->SubmitReferral(ctx, &req_, &resp_, std::move(done));
+    stub_.UnaryCall(ctx, kSubmitMethod, grpc::StubOptions(), &req_, &resp_, std::move(done));
   }
-  void OnOk() override {
-    const int s = resp_.record().status();
-    ++statuses_[s >= 0 && s < 10 ? s : 0];
-    if (resp_.replayed()) ++replayed_;
+  grpc::Status OnOk() override {
+    Count(resp_.record().status(), resp_.replayed());
+    return grpc::Status::OK;
   }
-  v1::ReferralService::Stub* stub_;
+  grpc::TemplatedGenericStub<v1::SubmitReferralRequest, Reply> stub_;
   SubmissionSource* source_;
   v1::SubmitReferralRequest req_;
-  v1::SubmitReferralResponse resp_;
-  std::array<int64_t, 10> statuses_{};
-  int64_t replayed_ = 0;
+  Reply resp_;
 };
 
+// Reply is v1::ReferralRecord (--parse_replies) or its view.
+template <typename Reply>
 class GetCaller final : public Caller {
  public:
-  GetCaller(Shared* shared, v1::ReferralService::Stub* stub, const std::vector<std::string>* ids,
-            size_t first)
-      : Caller(shared), stub_(stub), ids_(ids), next_(first) {}
+  GetCaller(Shared* shared, std::shared_ptr<grpc::Channel> channel,
+            const std::vector<std::string>* ids, size_t first)
+      : Caller(shared), stub_(std::move(channel)), ids_(ids), next_(first) {}
 
  private:
   void Call(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) override {
     req_.set_id((*ids_)[next_++ % ids_->size()]);
     resp_.Clear();
-    stub_->async()->GetReferral(ctx, &req_, &resp_, std::move(done));
+    stub_.UnaryCall(ctx, kGetMethod, grpc::StubOptions(), &req_, &resp_, std::move(done));
   }
-  v1::ReferralService::Stub* stub_;
+  // A reply without the record's id is counted as an error, not a read.
+  grpc::Status OnOk() override {
+    if (resp_.id().empty()) return {grpc::StatusCode::INTERNAL, "GetReferral: reply without an id"};
+    return grpc::Status::OK;
+  }
+  grpc::TemplatedGenericStub<v1::GetReferralRequest, Reply> stub_;
   const std::vector<std::string>* ids_;
   size_t next_;
   v1::GetReferralRequest req_;
-  v1::ReferralRecord resp_;
+  Reply resp_;
 };
 
 class WorklistCaller final : public Caller {
@@ -462,9 +500,10 @@ class WorklistCaller final : public Caller {
     resp_.Clear();
     stub_->async()->GetWorklist(ctx, &req_, &resp_, std::move(done));
   }
-  void OnOk() override {
+  grpc::Status OnOk() override {
     entries_ += resp_.entries_size();
     if (resp_.entries_size() == req_.page_size()) ++full_pages_;
+    return grpc::Status::OK;
   }
   v1::ReferralService::Stub* stub_;
   std::vector<v1::Pathway> pathways_;
@@ -689,18 +728,25 @@ int Run(const std::string& rpc) {
   shared.deadline = absl::GetFlag(FLAGS_deadline);
   shared.trampoline = &trampoline;
   if (requests > 0) shared.remaining = requests;
+  const bool parse_replies = absl::GetFlag(FLAGS_parse_replies);
   std::vector<Caller*> callers;
   for (int i = 0; i < concurrency; ++i) {
     const int ch = i % n_channels;
     if (rpc == "echo") {
       callers.push_back(new EchoCaller(&shared, echo_stubs[ch].get(),
                                                      absl::GetFlag(FLAGS_echo_bytes)));
+    } else if (rpc == "submit" && parse_replies) {
+      callers.push_back(new SubmitCaller<v1::SubmitReferralResponse>(&shared, channels[ch],
+                                                                     source.get()));
     } else if (rpc == "submit") {
-      callers.push_back(
-          new SubmitCaller(&shared, referral_stubs[ch].get(), source.get()));
+      callers.push_back(new SubmitCaller<load_view::SubmitReferralResponseView>(
+          &shared, channels[ch], source.get()));
+    } else if (rpc == "get" && parse_replies) {
+      callers.push_back(new GetCaller<v1::ReferralRecord>(&shared, channels[ch], &ids,
+                                                          i * ids.size() / concurrency));
     } else if (rpc == "get") {
-      callers.push_back(new GetCaller(&shared, referral_stubs[ch].get(), &ids,
-                                                    i * ids.size() / concurrency));
+      callers.push_back(new GetCaller<load_view::ReferralRecordView>(
+          &shared, channels[ch], &ids, i * ids.size() / concurrency));
     } else {
       callers.push_back(new WorklistCaller(
           &shared, referral_stubs[ch].get(), pathways, static_cast<size_t>(i),
@@ -739,7 +785,7 @@ int Run(const std::string& rpc) {
     for (int i = 0; i < kCodes; ++i) codes[i] += c->codes()[i];
     for (const auto& [code, msg] : c->first_error()) first_error.emplace(code, msg);
     warmup_errors += c->warmup_errors();
-    if (auto* s = dynamic_cast<SubmitCaller*>(c)) {
+    if (auto* s = dynamic_cast<SubmitCounts*>(c)) {
       for (int i = 0; i < 10; ++i) statuses[i] += s->statuses()[i];
       replayed += s->replayed();
     }
@@ -789,6 +835,9 @@ int Run(const std::string& rpc) {
       first = false;
     }
     absl::StrAppend(&j, "},\"warmup_errors\":", warmup_errors);
+    if (rpc == "submit" || rpc == "get") {
+      absl::StrAppend(&j, ",\"replies\":\"", parse_replies ? "parsed" : "view", "\"");
+    }
     if (rpc == "submit") {
       absl::StrAppend(&j, ",\"submitted_status\":{");
       first = true;
@@ -838,6 +887,9 @@ int Run(const std::string& rpc) {
                    "max_us=%.1f calls=%d errors=%d client_cores=%.2f cpu_total_s=%.2f",
                    rpc, concurrency, qps, p50, p90, p99, max, calls, errors, client_cores,
                    CpuSeconds())
+            << (rpc == "submit" || rpc == "get"
+                    ? (parse_replies ? " replies=parsed" : " replies=view")
+                    : "")
             << (error_parts.empty() ? "" : absl::StrCat(" ", absl::StrJoin(error_parts, " ")))
             << (label.empty() ? "" : absl::StrCat(" ", label)) << std::endl;
   return (calls > 0 && errors == 0) ? 0 : 1;

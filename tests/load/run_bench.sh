@@ -51,36 +51,7 @@ CLI="$BUILD/services/cli/frontdoor"
 source tests/load/lib.sh
 require_built run_bench "$LOAD" "$ECHO" "$SERVER" "$CLI"
 
-TMP="$(mktemp -d /tmp/frontdoor-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME CMD...: starts CMD in the background (stdout NAME.out), waits for
-# its "listening" line and sets ADDR to the host:port it printed.
-start() {
-  local name="$1"
-  shift
-  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  PIDS+=($!)
-  LAST_PID=$!
-  for _ in $(seq 1 200); do
-    ADDR="$(sed -n 's/.*listening on \(grpc:\/\/\)\{0,1\}\([0-9.]*:[0-9]*\).*/\2/p' \
-      "$TMP/$name.out" 2>/dev/null | head -1 || true)"
-    [[ -n "$ADDR" ]] && return 0
-    kill -0 "$LAST_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "run_bench: $name did not start:" >&2
-  cat "$TMP/$name.out" "$TMP/$name.err" >&2
-  exit 1
-}
+with_processes frontdoor-bench
 
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }
 proc_jiffies() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
