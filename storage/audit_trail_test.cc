@@ -5,6 +5,7 @@
 #include "storage/audit_trail.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -331,6 +332,57 @@ TEST_F(AuditTrailTest, QueriesByPatientPrincipalReferralAndTime) {
   EXPECT_THAT(Query({.from = kT0 + absl::Hours(1)}), IsEmpty());
   EXPECT_THAT(Query({.to = kT0}), IsEmpty());
   EXPECT_THAT(Query({.from = kT0 + absl::Seconds(3), .to = kT0}), IsEmpty());
+}
+
+// Index keys are placed in the memtable next to the last key of the same
+// value (an insert hint per value); values that are prefixes of one another
+// ("11" and "111") must still keep separate, complete, seq-ordered indexes,
+// in the memtable and after a flush to files.
+TEST_F(AuditTrailTest, InterleavedValuesKeepSeparateIndexesInSeqOrder) {
+  const std::vector<std::string> patients = {"11", "111", "1111", "2", "12"};
+  const std::vector<std::string> principals = {"dr", "dr.a", "dr.ab", "nurse"};
+  const std::vector<std::string> referrals = {"R1", "R10", "R100", "R2", "S"};
+  std::map<std::string, std::vector<uint64_t>> by_nhs, by_principal, by_referral;
+  uint64_t seq = 0;
+  // 60 commits of 1 to 7 entries each, the values taken in a fixed jumble.
+  for (int commit = 0; commit < 60; ++commit) {
+    std::vector<AuditSpec> specs;
+    for (int i = 0; i <= commit % 7; ++i) {
+      const int n = static_cast<int>(seq + specs.size());
+      specs.push_back({.principal = principals[(n * 7) % principals.size()],
+                       .referral_id = referrals[(n * 3 + n / 5) % referrals.size()],
+                       .nhs_number = patients[(n * 11 + n / 3) % patients.size()]});
+    }
+    ASSERT_THAT(store_->CommitAndWait([&specs](Txn& txn) {
+                  for (const AuditSpec& spec : specs) txn.AppendAudit(MakeAuditEntry(spec));
+                  return absl::OkStatus();
+                }),
+                IsOk());
+    for (const AuditSpec& spec : specs) {
+      ++seq;
+      by_nhs[spec.nhs_number].push_back(seq);
+      by_principal[spec.principal].push_back(seq);
+      by_referral[spec.referral_id].push_back(seq);
+    }
+  }
+  auto expect_indexes = [&] {
+    for (const auto& [nhs, seqs] : by_nhs) {
+      EXPECT_EQ(Query({.nhs_number = nhs}), seqs) << nhs;
+    }
+    for (const auto& [who, seqs] : by_principal) {
+      EXPECT_EQ(Query({.principal = who}), seqs) << who;
+    }
+    for (const auto& [id, seqs] : by_referral) {
+      EXPECT_EQ(Query({.referral_id = id}), seqs) << id;
+    }
+    absl::StatusOr<v1::VerifyAuditResponse> verified = store_->VerifyAudit({});
+    ASSERT_THAT(verified, IsOk());
+    EXPECT_TRUE(verified->ok()) << verified->problem();
+    EXPECT_EQ(verified->entries(), seq);
+  };
+  expect_indexes();
+  Reopen();  // recovery writes the memtables' contents to table files
+  expect_indexes();
 }
 
 TEST_F(AuditTrailTest, QueryRejectsBadArguments) {
