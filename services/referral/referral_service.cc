@@ -733,34 +733,61 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::OverrideTriage(
 
 namespace {
 
+class WatchReactor;
+
+// Lets the callback of a watch's audit write reach its reactor only while
+// the reactor exists: the call may end (cancelled, server stopping) before
+// the entry is written.
+class AuditGate {
+ public:
+  explicit AuditGate(WatchReactor* reactor) : reactor_(reactor) {}
+  void Audited(const absl::Status& audited);
+  void Detach() {
+    absl::MutexLock lock(&mu_);
+    reactor_ = nullptr;
+  }
+
+ private:
+  absl::Mutex mu_;
+  WatchReactor* reactor_ ABSL_GUARDED_BY(mu_);
+};
+
+// Streams a snapshot of the worklist, then its changes. Nothing is written
+// to the stream until the watch's audit entry is durable (OnAudited), like a
+// unary reply; if that entry cannot be written, the call fails instead.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
                            public WorklistHub::Subscriber {
  public:
-  // `refused`: the caller's authorisation failed; the call ends with it.
+  // `status`: the refusal or invalid request the call ends with, or OK.
+  // `audit_pending`: an audit entry for this call is being written; the
+  // call neither streams nor ends until OnAudited.
   WatchReactor(WorklistHub* hub, storage::ReferralStore* store, Clock* clock,
-               const v1::WatchWorklistRequest& request, const absl::Status& refused)
-      : hub_(hub), pathway_(request.pathway()), service_id_(request.service_id()) {
-    if (!refused.ok()) {
-      finished_ = true;
-      Finish(ToGrpcStatus(refused));
-      return;
-    }
-    const bool by_pathway = pathway_ != v1::PATHWAY_UNSPECIFIED;
-    if (by_pathway == !service_id_.empty() || !v1::Pathway_IsValid(pathway_)) {
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "pathway, service_id: give exactly one of them"));
-      return;
+               const v1::WatchWorklistRequest& request, const absl::Status& status,
+               bool audit_pending)
+      : hub_(hub),
+        pathway_(request.pathway()),
+        service_id_(request.service_id()),
+        gate_(std::make_shared<AuditGate>(this)) {
+    {
+      absl::MutexLock lock(&mu_);
+      audited_ = !audit_pending;
+      if (!status.ok()) {
+        refusal_ = status;
+        if (audited_) FinishLocked(ToGrpcStatus(status));
+        return;
+      }
     }
     // Subscribe before the snapshot so no change falls between them; an
     // update that repeats the snapshot is harmless (upserts are idempotent).
+    // Neither holds mu_, so deliveries meanwhile queue without waiting.
     hub_->Subscribe(this);
     subscribed_ = true;
     auto page = store->ScanWorklist(pathway_, service_id_, "", kSnapshotLimit);
     absl::MutexLock lock(&mu_);
+    if (finished_) return;  // its audit entry failed meanwhile
     if (!page.ok()) {
-      finished_ = true;
-      Finish(ToGrpcStatus(page.status()));
+      refusal_ = page.status();
+      if (audited_) FinishLocked(ToGrpcStatus(page.status()));
       return;
     }
     v1::WorklistUpdate snapshot;
@@ -775,13 +802,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
     WriteNextLocked();
   }
 
+  const std::shared_ptr<AuditGate>& gate() const { return gate_; }
+
+  // The audit entry of this call was written (or could not be).
+  void OnAudited(const absl::Status& audited) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    audited_ = true;
+    if (!audited.ok()) {
+      FinishLocked(ToGrpcStatus(absl::UnavailableError(
+          absl::StrCat("the audit trail could not be written, so nothing is returned: ",
+                       audited.message()))));
+    } else if (!refusal_.ok()) {
+      FinishLocked(ToGrpcStatus(refusal_));
+    } else {
+      WriteNextLocked();
+    }
+  }
+
   void Deliver(const v1::WorklistUpdate& update) override {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     if (queue_.size() >= kMaxQueuedUpdates) {
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "the worklist changed faster than this client read it; watch again"));
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "the worklist changed faster than this client read it; watch again"));
       return;
     }
     queue_.push_back(update);
@@ -791,8 +835,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
   void Close() override {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   }
 
   v1::Pathway pathway() const override { return pathway_; }
@@ -803,10 +846,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
     writing_ = false;
     if (!queue_.empty()) queue_.pop_front();
     if (!ok) {
-      if (!finished_) {
-        finished_ = true;
-        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
-      }
+      if (!finished_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
       return;
     }
     WriteNextLocked();
@@ -814,20 +854,23 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
 
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
-    if (!finished_) {
-      finished_ = true;
-      Finish(grpc::Status::CANCELLED);
-    }
+    if (!finished_) FinishLocked(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
+    gate_->Detach();
     if (subscribed_) hub_->Unsubscribe(this);
     delete this;
   }
 
  private:
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    finished_ = true;
+    Finish(status);
+  }
+
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!ready_ || writing_ || finished_ || queue_.empty()) return;
+    if (!ready_ || !audited_ || writing_ || finished_ || queue_.empty()) return;
     writing_ = true;
     StartWrite(&queue_.front());
   }
@@ -835,13 +878,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
   WorklistHub* const hub_;
   const v1::Pathway pathway_;
   const std::string service_id_;
+  const std::shared_ptr<AuditGate> gate_;
   bool subscribed_ = false;
   absl::Mutex mu_;
   std::deque<v1::WorklistUpdate> queue_ ABSL_GUARDED_BY(mu_);
-  bool ready_ ABSL_GUARDED_BY(mu_) = false;  // the snapshot is queued first
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;    // the snapshot is queued first
+  bool audited_ ABSL_GUARDED_BY(mu_) = false;  // the audit entry is durable
+  absl::Status refusal_ ABSL_GUARDED_BY(mu_);  // ends the call once audited
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+void AuditGate::Audited(const absl::Status& audited) {
+  absl::MutexLock lock(&mu_);
+  if (reactor_ != nullptr) reactor_->OnAudited(audited);
+}
+
+// The request names exactly one worklist.
+absl::Status CheckWatchRequest(const v1::WatchWorklistRequest& request) {
+  const bool by_pathway = request.pathway() != v1::PATHWAY_UNSPECIFIED;
+  if (by_pathway == !request.service_id().empty() || !v1::Pathway_IsValid(request.pathway())) {
+    return absl::InvalidArgumentError("pathway, service_id: give exactly one of them");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -849,17 +909,24 @@ grpc::ServerWriteReactor<v1::WorklistUpdate>* ReferralServiceImpl::WatchWorklist
     grpc::CallbackServerContext* ctx, const v1::WatchWorklistRequest* request) {
   auth::AuthResult who =
       authorizer_->Authorize(*ctx, "/frontdoor.v1.ReferralService/WatchWorklist");
-  if (who.ok()) {
-    // Like GetWorklist, the stream carries no patient identifiers: the
-    // subscription is recorded once. It is not held back for the entry's
-    // fsync (a stream has no single reply to hold).
+  absl::Status status = who.status;
+  if (status.ok()) status = CheckWatchRequest(*request);
+  // Like GetWorklist, the stream carries no patient identifiers: the
+  // subscription is recorded once, with its outcome, and the stream waits
+  // for that entry as a unary reply does. Only an unauthenticated caller
+  // (no principal to record) is answered without an entry.
+  const bool audited = who.principal.authenticated();
+  auto* reactor = new WatchReactor(&hub_, store_, clock_, *request, status, audited);
+  if (audited) {
     v1::AuditEntry entry =
-        AuditOf(who.principal, "WatchWorklist", "", nullptr, absl::StatusCode::kOk);
+        AuditOf(who.principal, "WatchWorklist", "", nullptr, status.code());
     entry.set_reason(request->service_id().empty() ? v1::Pathway_Name(request->pathway())
                                                    : "service " + request->service_id());
-    store_->AppendAudit(std::move(entry), [](absl::Status) {});
+    store_->AppendAudit(std::move(entry), [gate = reactor->gate()](absl::Status s) {
+      gate->Audited(s);
+    });
   }
-  return new WatchReactor(&hub_, store_, clock_, *request, who.status);
+  return reactor;
 }
 
 // --- background -----------------------------------------------------------------------

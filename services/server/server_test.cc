@@ -475,20 +475,47 @@ TEST(ServerShutdown, CancelsCallsStillRunningAfterTheGrace) {
   std::filesystem::remove_all(dir);
 }
 
+// A server whose store writes through a fault-injecting file system.
+struct FaultyServer {
+  explicit FaultyServer(absl::Duration health_poll = ServerOptions().health_poll)
+      : fs(std::make_shared<storage::FaultInjectionFileSystem>()) {
+    env = storage::NewFaultInjectionEnv(fs);
+    dir = MakeTempDir();
+    ServerOptions options = TestOptions(dir);
+    options.store_env = env.get();
+    options.health_poll = health_poll;
+    auto started = FrontdoorServer::Start(options);
+    EXPECT_THAT(started, IsOk());
+    if (started.ok()) server = *std::move(started);
+  }
+  // Starts a WatchWorklist of the UCR pathway as a clinician.
+  std::unique_ptr<grpc::ClientReader<v1::WorklistUpdate>> WatchUcr(grpc::ClientContext* ctx) {
+    if (stub == nullptr) stub = v1::ReferralService::NewStub(Connect(server->grpc_address()));
+    SetDeadline(ctx);
+    v1::WatchWorklistRequest req;
+    req.set_pathway(v1::PATHWAY_UCR);
+    return stub->WatchWorklist(ctx, req);
+  }
+  ~FaultyServer() {
+    fs->HoldSyncs(false);
+    server.reset();  // closes the store before its Env goes
+    std::filesystem::remove_all(dir);
+  }
+  std::shared_ptr<storage::FaultInjectionFileSystem> fs;
+  std::unique_ptr<rocksdb::Env> env;
+  std::string dir;
+  std::unique_ptr<FrontdoorServer> server;
+  std::unique_ptr<v1::ReferralService::Stub> stub;
+};
+
 TEST(ServerStoreHealth, AFailedStoreTurnsHealthNotServing) {
-  const std::string dir = MakeTempDir();
-  auto fs = std::make_shared<storage::FaultInjectionFileSystem>();
-  std::unique_ptr<rocksdb::Env> env = storage::NewFaultInjectionEnv(fs);
-  ServerOptions options = TestOptions(dir);
-  options.store_env = env.get();
-  options.health_poll = absl::Milliseconds(20);
-  auto started = FrontdoorServer::Start(options);
-  ASSERT_THAT(started, IsOk());
-  FrontdoorServer& server = **started;
+  FaultyServer f(absl::Milliseconds(20));
+  ASSERT_NE(f.server, nullptr);
+  FrontdoorServer& server = *f.server;
   const std::string address = server.grpc_address();
   ASSERT_EQ(Check(address, ""), HealthCheckResponse::SERVING);
 
-  fs->SetFailSyncs(true);
+  f.fs->SetFailSyncs(true);
   auto stub = v1::ReferralService::NewStub(Connect(address));
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
@@ -514,9 +541,48 @@ TEST(ServerStoreHealth, AFailedStoreTurnsHealthNotServing) {
   auto metrics = HttpGet(server.http_address(), "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("frontdoor_store_healthy 0\n"));
+}
 
-  started->reset();  // closes the store before its Env goes
-  std::filesystem::remove_all(dir);
+// Like a unary read, a watch shows nothing until its audit entry is on disk.
+TEST(ServerAudit, AWatchShowsNothingUntilItsAuditEntryIsSynced) {
+  FaultyServer f;
+  ASSERT_NE(f.server, nullptr);
+  f.fs->HoldSyncs(true);
+  grpc::ClientContext ctx;
+  auto reader = f.WatchUcr(&ctx);
+  absl::Notification got_first;
+  v1::WorklistUpdate first;
+  bool read_ok = false;
+  std::thread read([&] {
+    read_ok = reader->Read(&first);
+    got_first.Notify();
+  });
+  while (f.fs->held() == 0) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(got_first.HasBeenNotified()) << "streamed before its audit entry was synced";
+
+  f.fs->HoldSyncs(false);
+  got_first.WaitForNotification();
+  read.join();
+  ASSERT_TRUE(read_ok);
+  EXPECT_EQ(first.kind(), v1::WorklistUpdate::KIND_SNAPSHOT);
+  ctx.TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// If the watch's audit entry cannot be written, the watch fails and shows
+// nothing, as a unary read does.
+TEST(ServerAudit, AWatchWhoseAuditEntryFailsShowsNothing) {
+  FaultyServer f;
+  ASSERT_NE(f.server, nullptr);
+  f.fs->SetFailSyncs(true);
+  grpc::ClientContext ctx;
+  auto reader = f.WatchUcr(&ctx);
+  v1::WorklistUpdate update;
+  EXPECT_FALSE(reader->Read(&update));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("audit trail could not be written"));
 }
 
 TEST(ServerRoles, ATriageOnlyServerHostsOnlyTriage) {
