@@ -8,6 +8,7 @@
 #include <string>
 
 #include "frontdoor/v1/auth.grpc.pb.h"
+#include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@
 #include "services/auth/identities.h"
 #include "services/auth/test_identities.h"
 #include "services/auth/test_pki.h"
+#include "services/common/example_referrals.h"
 #include "services/common/log.h"
 #include "services/common/temp_dir.h"
 #include "services/server/server.h"
@@ -42,14 +44,22 @@ class GrpcTlsTest : public ::testing::Test {
     ASSERT_TRUE(auth::WriteIdentityFile(ids_.file(), *file).ok());
   }
 
-  std::unique_ptr<FrontdoorServer> Start(bool require_client_cert) {
+  // A plaintext server of `roles` on its own data directory.
+  ServerOptions Options(const std::string& roles, const std::string& data) {
     ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.http_listen = "";
-    o.data_dir = dir_.Sub("data");
+    o.data_dir = dir_.Sub(data);
     o.tokens_file = ids_.file();
     o.watch_rules = false;
     o.shutdown_grace = absl::Seconds(1);
+    o.roles = *ParseRoles(roles);
+    return o;
+  }
+
+  std::unique_ptr<FrontdoorServer> Start(bool require_client_cert,
+                                         const std::string& roles = "all") {
+    ServerOptions o = Options(roles, "data");
     o.tls_cert_file = pki_.Path("server.pem");
     o.tls_key_file = pki_.Path("server.key");
     if (require_client_cert) o.tls_client_ca_file = pki_.Path("ca.pem");
@@ -73,15 +83,20 @@ class GrpcTlsTest : public ::testing::Test {
     return stub->WhoAmI(&ctx, v1::WhoAmIRequest(), out);
   }
 
-  std::shared_ptr<grpc::ChannelCredentials> Tls(const std::string& client) {
+  // Trusting `ca` ("" for no TLS), presenting `client`'s certificate.
+  auth::ClientTlsFiles TlsFiles(const std::string& client, const std::string& ca = "ca") {
     auth::ClientTlsFiles files;
-    files.ca_file = pki_.Path("ca.pem");
+    if (!ca.empty()) files.ca_file = pki_.Path(ca + ".pem");
     if (!client.empty()) {
       files.cert_file = pki_.Path(client + ".pem");
       files.key_file = pki_.Path(client + ".key");
     }
+    return files;
+  }
+
+  std::shared_ptr<grpc::ChannelCredentials> Tls(const std::string& client) {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> c =
-        auth::ClientCredentials(files);
+        auth::ClientCredentials(TlsFiles(client));
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *c : nullptr;
   }
@@ -150,6 +165,63 @@ TEST_F(GrpcTlsTest, AnUnregisteredCertificateIsNotAnIdentity) {
   }
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(s.error_message(), HasSubstr("certificate"));
+}
+
+// Roles in separate processes: the referral role reaches triage and the
+// directory over TLS when given their CA (and, for a peer that requires
+// one, a client certificate); a front end that would talk plaintext, trusts
+// another CA or has no certificate cannot reach them, and its referrals are
+// stored to wait for triage rather than lost.
+TEST_F(GrpcTlsTest, SeparateRolesCallEachOtherOverTls) {
+  auto back = Start(/*require_client_cert=*/true, "triage,directory");
+  ASSERT_NE(back, nullptr);
+  struct Case {
+    std::string name;
+    auth::ClientTlsFiles remote;
+    v1::ReferralStatus want;
+  };
+  const Case cases[] = {
+      {"tls", TlsFiles("client"), v1::REFERRAL_STATUS_TRIAGED},
+      {"plaintext", TlsFiles("", ""), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
+      {"no-certificate", TlsFiles(""), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
+      {"other-ca", TlsFiles("client", "other-ca"), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ServerOptions o = Options("referral", "front-" + c.name);
+    o.triage_target = o.directory_target = back->grpc_address();
+    o.service_token = ids_.token(v1::ROLE_SERVICE);
+    o.remote_tls = c.remote;
+    auto front = FrontdoorServer::Start(o);
+    ASSERT_TRUE(front.ok()) << front.status();
+    if (!c.remote.ca_file.empty()) {
+      EXPECT_THAT((*front)->Banner(), HasSubstr("rules=remote(grpcs://"));
+    }
+    auto stub = v1::ReferralService::NewStub(
+        ids_.Channel((*front)->grpc_address(), v1::ROLE_CLINICIAN));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::SubmitReferralRequest req;
+    req.set_request_id("split-" + c.name);
+    *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
+    v1::SubmitReferralResponse resp;
+    grpc::Status s = stub->SubmitReferral(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.record().status(), c.want);
+  }
+}
+
+TEST_F(GrpcTlsTest, AnUnreadableRemoteCaStopsTheStart) {
+  ServerOptions o = Options("referral", "front");
+  o.triage_target = o.directory_target = "127.0.0.1:1";
+  o.remote_tls.ca_file = dir_.Sub("no-such-ca.pem");
+  absl::StatusOr<std::unique_ptr<FrontdoorServer>> front = FrontdoorServer::Start(o);
+  EXPECT_EQ(front.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(front.status().message(), HasSubstr("--remote_tls_ca"));
+  EXPECT_THAT(front.status().message(), HasSubstr("no-such-ca.pem"));
+  o.remote_tls = TlsFiles("client", "");  // a certificate without a CA
+  front = FrontdoorServer::Start(o);
+  EXPECT_EQ(front.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

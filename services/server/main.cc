@@ -67,6 +67,14 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: callers must present a client certificate signed by it "
           "(mTLS)");
+ABSL_FLAG(std::string, remote_tls_ca, "",
+          "PEM CA: call --triage_target and --directory_target over TLS, "
+          "verifying their certificates against it (plaintext without it)");
+ABSL_FLAG(std::string, remote_tls_cert, "",
+          "PEM client certificate presented to --triage_target and "
+          "--directory_target (with --remote_tls_key and --remote_tls_ca), "
+          "for peers that require one (--tls_client_ca)");
+ABSL_FLAG(std::string, remote_tls_key, "", "PEM private key for --remote_tls_cert");
 ABSL_FLAG(std::string, log_level, "info",
           "Minimum log level: info, warn or error");
 
@@ -129,6 +137,8 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.remote_tls = {absl::GetFlag(FLAGS_remote_tls_ca), absl::GetFlag(FLAGS_remote_tls_cert),
+                        absl::GetFlag(FLAGS_remote_tls_key)};
   if (const std::string f = absl::GetFlag(FLAGS_service_token_file);
       !f.empty()) {
     absl::StatusOr<std::string> token = frontdoor::auth::ReadSmallFile(f);

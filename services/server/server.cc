@@ -219,6 +219,8 @@ struct FrontdoorServer::State {
   std::unique_ptr<auth::Authorizer> authorizer;
   std::unique_ptr<auth::AuthServiceImpl> auth_service;
   std::string service_token;  // sent when this process's roles call others
+  // Of the channels to roles in other processes (options.remote_tls).
+  std::shared_ptr<grpc::ChannelCredentials> remote_credentials;
   std::unique_ptr<RuleSetWiring> rule_sets;  // with the triage role
   std::vector<std::string> service_names;  // full names of hosted services
   std::string store_path;
@@ -316,8 +318,20 @@ struct FrontdoorServer::State {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(kRemoteServiceConfig);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-    return auth::CreateChannelWithToken(
-        target, grpc::InsecureChannelCredentials(), args, service_token);
+    return auth::CreateChannelWithToken(target, remote_credentials, args, service_token);
+  }
+
+  // The credentials of Remote(): TLS when options.remote_tls names a CA.
+  absl::Status OpenRemoteCredentials() {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+        auth::ClientCredentials(options.remote_tls);
+    if (!creds.ok()) {
+      return absl::Status(creds.status().code(),
+                          absl::StrCat("--remote_tls_ca/--remote_tls_cert/--remote_tls_key: ",
+                                       creds.status().message()));
+    }
+    remote_credentials = *std::move(creds);
+    return absl::OkStatus();
   }
 
   // The identities file, and this process's own service identity.
@@ -673,6 +687,7 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   };
 
   if (absl::Status s = st.OpenIdentities(); !s.ok()) return fail(s);
+  if (absl::Status s = st.OpenRemoteCredentials(); !s.ok()) return fail(s);
   // Load everything the selected roles need before listening.
   if (options.roles.triage) {
     if (absl::Status s = st.LoadRules(); !s.ok()) return fail(s);
@@ -773,7 +788,8 @@ std::string FrontdoorServer::Banner() const {
     auto rs = st.rules->Get();
     rules = absl::StrCat(rs->proto().name(), "@", rs->version().substr(0, 12));
   } else if (!st.options.triage_target.empty()) {
-    rules = absl::StrCat("remote(", st.options.triage_target, ")");
+    rules = absl::StrCat("remote(", st.options.remote_tls.ca_file.empty() ? "" : "grpcs://",
+                         st.options.triage_target, ")");
   }
   // With --tls_cert both ports speak TLS only; the banner says so, and how
   // to reach them.

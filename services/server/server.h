@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/auth/client.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 
@@ -89,6 +90,11 @@ struct ServerOptions {
   // this process (required then by the referral role).
   std::string triage_target;
   std::string directory_target;
+  // TLS to those targets: with remote_tls.ca_file their certificates are
+  // verified against it, and remote_tls.cert_file/key_file, if given, are
+  // presented to them (for a peer started with tls_client_ca). Without a CA
+  // the calls are plaintext, for a trusted network only.
+  auth::ClientTlsFiles remote_tls;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   // How often the store's health is polled.

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "rocksdb/env.h"
+#include "services/common/example_referrals.h"
 #include "services/common/grpc_status.h"
 #include "services/common/test_util.h"
 #include "services/triage/engine/explain.h"
@@ -48,8 +49,6 @@ using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
 
-constexpr char kExample[] =
-    "examples/referrals/news2-7-acute-deterioration.json";
 constexpr char kReflectionMethod[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
@@ -58,15 +57,6 @@ std::string MakeTempDir() {
   char* dir = mkdtemp(pattern.data());
   EXPECT_NE(dir, nullptr);
   return pattern;
-}
-
-v1::Referral ReadExample() {
-  std::ifstream in(kExample);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  v1::Referral r;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok());
-  return r;
 }
 
 ServerOptions TestOptions(const std::string& data_dir) {
@@ -299,7 +289,7 @@ TEST_F(ServerTest, TriageAnswersWithTheActiveRuleSet) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   v1::TriageRequest req;
-  *req.mutable_referral() = ReadExample();
+  *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
   v1::TriageDecision decision;
   ASSERT_THAT(FromGrpcStatus(stub->Triage(&ctx, req, &decision)), IsOk());
   EXPECT_EQ(decision.rule_set_version(),
@@ -313,7 +303,7 @@ TEST_F(ServerTest, SubmitReferralIsTriagedAndMatchedInProcess) {
   SetDeadline(&ctx);
   v1::SubmitReferralRequest req;
   req.set_request_id("server-test-1");
-  *req.mutable_referral() = ReadExample();
+  *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
   v1::SubmitReferralResponse resp;
   ASSERT_THAT(FromGrpcStatus(stub->SubmitReferral(&ctx, req, &resp)), IsOk());
   const v1::ReferralRecord& record = resp.record();
@@ -413,7 +403,7 @@ TEST_F(ServerTest, MessagesOverFourMegabytesAreResourceExhausted) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   v1::TriageRequest req;
-  *req.mutable_referral() = ReadExample();
+  *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
   req.mutable_referral()->set_free_text(std::string(10 << 20, 'x'));
   v1::TriageDecision d;
   EXPECT_EQ(stub->Triage(&ctx, req, &d).error_code(),
@@ -521,7 +511,7 @@ TEST(ServerStoreHealth, AFailedStoreTurnsHealthNotServing) {
   SetDeadline(&ctx);
   v1::SubmitReferralRequest req;
   req.set_request_id("fails-to-sync");
-  *req.mutable_referral() = ReadExample();
+  *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
   v1::SubmitReferralResponse resp;
   EXPECT_FALSE(stub->SubmitReferral(&ctx, req, &resp).ok());
 
@@ -633,7 +623,7 @@ TEST(ServerRoles, SeparateRolesTalkOverTheNetwork) {
   SetDeadline(&ctx);
   v1::SubmitReferralRequest req;
   req.set_request_id("split-roles-1");
-  *req.mutable_referral() = ReadExample();
+  *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
   v1::SubmitReferralResponse resp;
   ASSERT_THAT(FromGrpcStatus(stub->SubmitReferral(&ctx, req, &resp)), IsOk());
   EXPECT_EQ(resp.record().status(), v1::REFERRAL_STATUS_TRIAGED);

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "services/auth/test_identities.h"
 #include "services/common/clock.h"
+#include "services/common/example_referrals.h"
 #include "services/common/grpc_status.h"
 #include "services/common/metrics.h"
 #include "services/common/temp_dir.h"
@@ -36,22 +37,10 @@ using ::testing::SizeIs;
 
 constexpr char kDefaultRules[] = "triage-rules/community-spa";
 constexpr char kMiniRules[] = "services/triage/engine/testdata/mini";
-constexpr char kExample[] =
-    "examples/referrals/news2-7-acute-deterioration.json";
 
 RuleSetHolder::RuleSetPtr Load(const std::string& dir) {
   rules::Diagnostics diags;
   return rules::LoadRuleSet(dir, rules::LoadOptions(), &diags);
-}
-
-v1::Referral ReadExample(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  v1::Referral r;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok())
-      << path;
-  return r;
 }
 
 class TriageServiceTest : public ::testing::Test {
@@ -75,7 +64,7 @@ class TriageServiceTest : public ::testing::Test {
     address_ = absl::StrCat("127.0.0.1:", port);
     stub_ =
         v1::TriageService::NewStub(ids_.Channel(address_, v1::ROLE_SERVICE));
-    example_ = ReadExample(kExample);
+    example_ = frontdoor::testing::ReadExampleReferral();
   }
   frontdoor::testing::TempDir ids_dir_;
   frontdoor::testing::TestIdentities ids_ =
@@ -208,10 +197,10 @@ TEST_F(TriageServiceTest, DecideValidatedIsTriageWithoutTheRpc) {
 
 TEST_F(TriageServiceTest, BatchKeepsRequestOrder) {
   v1::TriageBatchRequest req;
-  for (const char* f : {"examples/referrals/child-fever.json", kExample,
+  for (const char* f : {"examples/referrals/child-fever.json", frontdoor::testing::kExampleReferral,
                         "examples/referrals/ucr-fall-morning.json",
                         "examples/referrals/missing-observations.json"}) {
-    *req.add_referrals() = ReadExample(f);
+    *req.add_referrals() = frontdoor::testing::ReadExampleReferral(f);
   }
   v1::TriageBatchResponse resp;
   ASSERT_THAT(Batch(req, &resp), IsOk());
