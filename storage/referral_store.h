@@ -214,6 +214,10 @@ class ReferralStore {
   // parse.
   virtual absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
       const std::string& id) = 0;
+  // The current record as stored (a serialized v1::ReferralRecord, not
+  // checked here), or nullopt: for a reader that passes it on unparsed.
+  virtual absl::StatusOr<std::optional<std::string>> GetReferralBytes(
+      const std::string& id) = 0;
   // The referral's events in sequence order (empty if none).
   virtual absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(
       const std::string& id) = 0;

@@ -551,17 +551,25 @@ class RocksDbReferralStore final : public ReferralStore {
 
   absl::StatusOr<std::optional<v1::ReferralRecord>> GetReferral(
       const std::string& id) override {
+    FRONTDOOR_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               GetReferralBytes(id));
+    if (!value) return std::optional<v1::ReferralRecord>();
+    FRONTDOOR_ASSIGN_OR_RETURN(
+        v1::ReferralRecord record,
+        Parse<v1::ReferralRecord>(*value, "referral " + id));
+    return std::optional<v1::ReferralRecord>(std::move(record));
+  }
+
+  absl::StatusOr<std::optional<std::string>> GetReferralBytes(
+      const std::string& id) override {
     absl::ReaderMutexLock lock(&db_mu_);
     FRONTDOOR_RETURN_IF_ERROR(CheckOpen());
     std::string value;
     rocksdb::Status s =
         db_->Get(rocksdb::ReadOptions(), cfs_[kReferrals], id, &value);
-    if (s.IsNotFound()) return std::optional<v1::ReferralRecord>();
+    if (s.IsNotFound()) return std::optional<std::string>();
     FRONTDOOR_RETURN_IF_ERROR(FromRocks(s, "read referral"));
-    FRONTDOOR_ASSIGN_OR_RETURN(
-        v1::ReferralRecord record,
-        Parse<v1::ReferralRecord>(value, "referral " + id));
-    return std::optional<v1::ReferralRecord>(std::move(record));
+    return std::optional<std::string>(std::move(value));
   }
 
   absl::StatusOr<std::vector<v1::ReferralEvent>> ListEvents(

@@ -201,41 +201,4 @@ absl::Status ApplyOverride(const v1::OverrideTriageRequest& req, absl::Time now,
   return absl::OkStatus();
 }
 
-void UpdateSla(absl::Time now, v1::ReferralRecord* record) {
-  if (!record->has_due_at()) {
-    record->set_sla(v1::SLA_STATE_NO_TARGET);
-    record->clear_next_sla_check();
-    return;
-  }
-  const absl::Time received = FromProtoTime(record->received_at());
-  const absl::Time due = FromProtoTime(record->due_at());
-  if (record->has_responded_at()) {
-    // Once a service has responded the target is met or it was breached.
-    record->set_sla(FromProtoTime(record->responded_at()) <= due ? v1::SLA_STATE_MET
-                                                              : v1::SLA_STATE_BREACHED);
-    record->clear_next_sla_check();
-    return;
-  }
-  if (!IsActiveReferral(record->status())) {
-    record->clear_next_sla_check();
-    return;
-  }
-  const absl::Duration target = due - received;
-  const absl::Time warn70 = received + target * 0.7;
-  const absl::Time warn90 = received + target * 0.9;
-  if (now >= due) {
-    record->set_sla(v1::SLA_STATE_BREACHED);
-    record->clear_next_sla_check();
-  } else if (now >= warn90) {
-    record->set_sla(v1::SLA_STATE_WARNING_90);
-    *record->mutable_next_sla_check() = ToProtoTime(due);
-  } else if (now >= warn70) {
-    record->set_sla(v1::SLA_STATE_WARNING_70);
-    *record->mutable_next_sla_check() = ToProtoTime(warn90);
-  } else {
-    record->set_sla(v1::SLA_STATE_ON_TRACK);
-    *record->mutable_next_sla_check() = ToProtoTime(warn70);
-  }
-}
-
 }  // namespace frontdoor::referral

@@ -7,6 +7,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "frontdoor/v1/referral_service.pb.h"
+#include "services/common/proto_time.h"
+#include "services/common/records.h"
 
 namespace frontdoor::referral {
 
@@ -39,8 +41,46 @@ absl::Status ApplyOverride(const v1::OverrideTriageRequest& request, absl::Time 
                            v1::ReferralEvent* event);
 
 // The SLA state of `record` at `now`, and when it must next be checked
-// (unset when nothing is left to check).
-void UpdateSla(absl::Time now, v1::ReferralRecord* record);
+// (unset when nothing is left to check). Record is v1::ReferralRecord or
+// internal::ReferralRecordView (protos/frontdoor/internal/record_view.proto),
+// which has every field this reads and writes, under the same names.
+template <typename Record>
+void UpdateSla(absl::Time now, Record* record) {
+  if (!record->has_due_at()) {
+    record->set_sla(v1::SLA_STATE_NO_TARGET);
+    record->clear_next_sla_check();
+    return;
+  }
+  const absl::Time received = FromProtoTime(record->received_at());
+  const absl::Time due = FromProtoTime(record->due_at());
+  if (record->has_responded_at()) {
+    // Once a service has responded the target is met or it was breached.
+    record->set_sla(FromProtoTime(record->responded_at()) <= due ? v1::SLA_STATE_MET
+                                                              : v1::SLA_STATE_BREACHED);
+    record->clear_next_sla_check();
+    return;
+  }
+  if (!IsActiveReferral(record->status())) {
+    record->clear_next_sla_check();
+    return;
+  }
+  const absl::Duration target = due - received;
+  const absl::Time warn70 = received + target * 0.7;
+  const absl::Time warn90 = received + target * 0.9;
+  if (now >= due) {
+    record->set_sla(v1::SLA_STATE_BREACHED);
+    record->clear_next_sla_check();
+  } else if (now >= warn90) {
+    record->set_sla(v1::SLA_STATE_WARNING_90);
+    *record->mutable_next_sla_check() = ToProtoTime(due);
+  } else if (now >= warn70) {
+    record->set_sla(v1::SLA_STATE_WARNING_70);
+    *record->mutable_next_sla_check() = ToProtoTime(warn90);
+  } else {
+    record->set_sla(v1::SLA_STATE_ON_TRACK);
+    *record->mutable_next_sla_check() = ToProtoTime(warn70);
+  }
+}
 
 // Starts an event for `record` (sequence = event_count + 1) and counts it.
 v1::ReferralEvent NewEvent(v1::ReferralRecord* record, v1::EventType type, absl::Time now,

@@ -164,10 +164,14 @@ void ScrubForCaller(const auth::Principal& who, v1::ReferralRecord* record) {
 
 }  // namespace
 
-v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::string_view method,
-                                            const std::string& id,
-                                            const v1::ReferralRecord* record,
-                                            absl::StatusCode outcome) {
+namespace {
+
+// An audit entry for `who` calling `method` about `record` (a ReferralRecord
+// or its view), or the id asked for when there is no record.
+template <typename Record>
+v1::AuditEntry AuditEntryAbout(const auth::Principal& who, absl::string_view method,
+                               const std::string& id, const Record* record,
+                               absl::StatusCode outcome) {
   v1::AuditEntry e =
       auth::AuditEntryFor(who, absl::StrCat("/frontdoor.v1.ReferralService/", method));
   if (record != nullptr) {
@@ -182,6 +186,16 @@ v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::st
   e.set_outcome(absl::StatusCodeToString(outcome));
   return e;
 }
+
+}  // namespace
+
+v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::string_view method,
+                                            const std::string& id,
+                                            const v1::ReferralRecord* record,
+                                            absl::StatusCode outcome) {
+  return AuditEntryAbout(who, method, id, record, outcome);
+}
+
 
 void ReferralServiceImpl::FinishAudited(grpc::ServerUnaryReactor* reactor,
                                         std::vector<v1::AuditEntry> entries,
@@ -204,8 +218,13 @@ void ReferralServiceImpl::FinishAudited(grpc::ServerUnaryReactor* reactor,
 
 absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who, const std::string& id,
                                              const std::optional<v1::ReferralRecord>& record) {
+  return CheckOwner(who, id, record.has_value() ? &record->submitted_by() : nullptr);
+}
+
+absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who, const std::string& id,
+                                             const std::string* submitted_by) {
   if (!auth::SeesOnlyOwnReferrals(who.role)) return absl::OkStatus();
-  if (record.has_value() && record->submitted_by() == who.name) return absl::OkStatus();
+  if (submitted_by != nullptr && *submitted_by == who.name) return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("referral ", id,
                    ": not one of your referrals (or no such referral)"));
@@ -422,32 +441,93 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
 
 // --- reads ----------------------------------------------------------------------
 
+namespace {
+
+// Whether the stored record, read as `view`, is already exactly what `who`
+// is to be shown at `now`: nothing to remove for them (ScrubForCaller) and
+// its SLA state still the one UpdateSla gives.
+bool StoredRecordIsCurrent(const auth::Principal& who, internal::ReferralRecordView view,
+                           absl::Time now) {
+  if (auth::SeesOnlyOwnReferrals(who.role) && view.linked_referrals_size() > 0) return false;
+  view.DiscardUnknownFields();
+  const std::string stored = view.SerializeAsString();
+  UpdateSla(now, &view);
+  return view.SerializeAsString() == stored;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerContext* ctx,
-                                                           const v1::GetReferralRequest* request,
-                                                           v1::ReferralRecord* response) {
+                                                           const grpc::ByteBuffer* request_bytes,
+                                                           grpc::ByteBuffer* response) {
   auto* reactor = ctx->DefaultReactor();
-  std::optional<auth::Principal> who = Admit(ctx, reactor, "GetReferral", request->id());
+  v1::GetReferralRequest request;
+  grpc::ByteBuffer request_copy(*request_bytes);  // shares the slices
+  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader, v1::GetReferralRequest>(&request_copy,
+                                                                                  &request)
+           .ok()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "request: not a GetReferralRequest"));
+    return reactor;
+  }
+  std::optional<auth::Principal> who = Admit(ctx, reactor, "GetReferral", request.id());
   if (!who) return reactor;
-  auto id = ParseId(request->id(), "id");
+  auto id = ParseId(request.id(), "id");
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
     return reactor;
   }
-  auto rec = store_->GetReferral(*id);
-  if (!rec.ok()) {
-    reactor->Finish(ToGrpcStatus(rec.status()));
-  } else if (absl::Status st = CheckOwner(*who, *id, *rec); !st.ok()) {
-    const v1::ReferralRecord* found = rec->has_value() ? &**rec : nullptr;
-    FinishAudited(reactor, {AuditOf(*who, "GetReferral", *id, found, st.code())}, st);
-  } else if (!rec->has_value()) {
-    reactor->Finish(ToGrpcStatus(NotFound(*id)));
-  } else {
-    *response = std::move(**rec);
-    UpdateSla(clock_->Now(), response);
-    ScrubForCaller(*who, response);
-    FinishAudited(reactor, {AuditOf(*who, "GetReferral", *id, response, absl::StatusCode::kOk)},
-                  absl::OkStatus());
+  absl::StatusOr<std::optional<std::string>> stored = store_->GetReferralBytes(*id);
+  if (!stored.ok()) {
+    reactor->Finish(ToGrpcStatus(stored.status()));
+    return reactor;
   }
+  std::optional<internal::ReferralRecordView> view;
+  if (stored->has_value()) {
+    view.emplace();
+    if (!view->ParseFromString(**stored)) {
+      reactor->Finish(ToGrpcStatus(absl::DataLossError(
+          absl::StrCat("referral ", *id, ": the stored record does not parse"))));
+      return reactor;
+    }
+  }
+  if (absl::Status st = CheckOwner(*who, *id, view ? &view->submitted_by() : nullptr);
+      !st.ok()) {
+    FinishAudited(reactor,
+                  {AuditEntryAbout(*who, "GetReferral", *id, view ? &*view : nullptr, st.code())},
+                  st);
+    return reactor;
+  }
+  if (!view) {
+    reactor->Finish(ToGrpcStatus(NotFound(*id)));
+    return reactor;
+  }
+  const absl::Time now = clock_->Now();
+  v1::AuditEntry audit =
+      AuditEntryAbout(*who, "GetReferral", *id, &*view, absl::StatusCode::kOk);
+  if (StoredRecordIsCurrent(*who, *std::move(view), now)) {
+    grpc::Slice slice((*stored)->data(), (*stored)->size());
+    *response = grpc::ByteBuffer(&slice, 1);
+  } else {
+    // Brought up to date for this caller, as every other read does.
+    v1::ReferralRecord record;
+    if (!record.ParseFromString(**stored)) {
+      reactor->Finish(ToGrpcStatus(absl::DataLossError(
+          absl::StrCat("referral ", *id, ": the stored record does not parse"))));
+      return reactor;
+    }
+    UpdateSla(now, &record);
+    ScrubForCaller(*who, &record);
+    bool own_buffer;
+    grpc::Status serialized =
+        grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ReferralRecord>(record, response,
+                                                                             &own_buffer);
+    if (!serialized.ok()) {
+      reactor->Finish(serialized);
+      return reactor;
+    }
+  }
+  FinishAudited(reactor, {std::move(audit)}, absl::OkStatus());
   return reactor;
 }
 

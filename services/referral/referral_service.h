@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "frontdoor/internal/record_view.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "services/auth/authorizer.h"
 #include "services/common/clock.h"
@@ -38,9 +39,15 @@ namespace frontdoor::referral {
 // answer never reveals whether a record exists. Changes are recorded as
 // made by the authenticated caller, whatever the request names.
 //
+// GetReferral is served raw (grpc::ByteBuffer in and out): when the stored
+// record is already exactly what the caller is to see, its stored bytes are
+// the reply, without parsing and serialising the whole record again.
+//
 // Thread-safe. The store, clock, metrics and authorizer must outlive the
 // service; the peers are owned by it.
-class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
+class ReferralServiceImpl final
+    : public v1::ReferralService::WithRawCallbackMethod_GetReferral<
+          v1::ReferralService::CallbackService> {
  public:
   struct Options {
     // Outcome of a referral stored without triage (fail-safe).
@@ -71,9 +78,11 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* ctx,
                                            const v1::SubmitReferralRequest* request,
                                            v1::SubmitReferralResponse* response) override;
+  // A GetReferralRequest in, a ReferralRecord out (the RPC's own types on
+  // the wire).
   grpc::ServerUnaryReactor* GetReferral(grpc::CallbackServerContext* ctx,
-                                        const v1::GetReferralRequest* request,
-                                        v1::ReferralRecord* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListReferrals(grpc::CallbackServerContext* ctx,
                                           const v1::ListReferralsRequest* request,
                                           v1::ListReferralsResponse* response) override;
@@ -114,6 +123,7 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   static v1::AuditEntry AuditOf(const auth::Principal& who, absl::string_view method,
                                 const std::string& id, const v1::ReferralRecord* record,
                                 absl::StatusCode outcome);
+
   // Appends `entries` to the audit trail and, once they are durable,
   // finishes `reactor` with `status`. If the audit write fails the call
   // fails with that error instead: no patient data leaves without its entry.
@@ -123,6 +133,9 @@ class ReferralServiceImpl final : public v1::ReferralService::CallbackService {
   // `record` exists and was submitted by `who` (the same answer for both).
   static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
                                  const std::optional<v1::ReferralRecord>& record);
+  // The same, given the record's submitter (null: no such record).
+  static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
+                                 const std::string* submitted_by);
   void Commit(storage::ReferralStore::Mutation mutation,
               std::function<void(absl::Status)> done);
   void SweepLoop();

@@ -7,10 +7,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "frontdoor/v1/audit.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -435,6 +438,61 @@ TEST_F(ReferralFlowTest, SlaWarningsAndBreachFollowTheClock) {
   ASSERT_TRUE(referrals_->ListReferrals(&ctx, breached, &list).ok());
   ASSERT_EQ(list.referrals_size(), 1);
   EXPECT_EQ(list.referrals(0).id(), rec.id());
+}
+
+// A read shows the SLA state at the time of reading, whether or not the
+// sweeper has stored it yet; otherwise it shows the record as stored.
+TEST_F(ReferralFlowTest, ReadsShowTheSlaStateAtTheTimeOfReading) {
+  v1::ReferralRecord rec = MustSubmit("sla-read", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  ASSERT_TRUE(rec.has_due_at());
+  ASSERT_EQ(rec.sla(), v1::SLA_STATE_ON_TRACK);
+  const absl::Time received = FromProtoTime(rec.received_at());
+  const absl::Duration target = FromProtoTime(rec.due_at()) - received;
+  v1::ReferralRecord got;
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, rec))
+      << got.ShortDebugString();
+
+  // Past 70% of the target, no sweep: the stored state is stale.
+  clock_->Advance(target * 0.75);
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_EQ(got.sla(), v1::SLA_STATE_WARNING_70);
+  EXPECT_EQ(FromProtoTime(got.next_sla_check()), received + target * 0.9);
+  v1::ReferralRecord rest = got;
+  rest.clear_sla();
+  rest.clear_next_sla_check();
+  v1::ReferralRecord expected = rec;
+  expected.clear_sla();
+  expected.clear_next_sla_check();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(rest, expected));
+
+  clock_->Advance(target * 0.3);
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
+  EXPECT_EQ(got.sla(), v1::SLA_STATE_BREACHED);
+  EXPECT_FALSE(got.has_next_sla_check());
+}
+
+// GetReferral reads its request itself: bytes that are not a
+// GetReferralRequest are refused, and the server goes on serving.
+TEST_F(ReferralFlowTest, AnUnparsableGetReferralRequestIsRefused) {
+  v1::ReferralRecord rec = MustSubmit("raw-get", News2Of7());
+  grpc::GenericStub stub(Ids().Channel(server_->grpc_address(), v1::ROLE_CLINICIAN));
+  const std::string junk = "\x0a\xff\xff\xff";  // field 1, a length past the end
+  grpc::Slice slice(junk.data(), junk.size());
+  grpc::ByteBuffer request(&slice, 1), reply;
+  grpc::ClientContext ctx;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, "/frontdoor.v1.ReferralService/GetReferral", grpc::StubOptions(),
+                 &request, &reply, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("request"));
+  v1::ReferralRecord got;
+  ASSERT_TRUE(Get(rec.id(), &got).ok());
 }
 
 TEST_F(ReferralFlowTest, OverrideNeedsAReasonAndRecordsLowering) {
