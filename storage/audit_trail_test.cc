@@ -342,21 +342,23 @@ TEST_F(AuditTrailTest, InterleavedValuesKeepSeparateIndexesInSeqOrder) {
   const std::vector<std::string> patients = {"11", "111", "1111", "2", "12"};
   const std::vector<std::string> principals = {"dr", "dr.a", "dr.ab", "nurse"};
   const std::vector<std::string> referrals = {"R1", "R10", "R100", "R2", "S"};
-  std::map<std::string, std::vector<uint64_t>> by_nhs, by_principal, by_referral;
+  std::map<std::string, std::vector<uint64_t>> by_nhs, by_principal,
+      by_referral;
   uint64_t seq = 0;
   // 60 commits of 1 to 7 entries each, the values taken in a fixed jumble.
   for (int commit = 0; commit < 60; ++commit) {
     std::vector<AuditSpec> specs;
     for (int i = 0; i <= commit % 7; ++i) {
       const int n = static_cast<int>(seq + specs.size());
-      specs.push_back({.principal = principals[(n * 7) % principals.size()],
-                       .referral_id = referrals[(n * 3 + n / 5) % referrals.size()],
-                       .nhs_number = patients[(n * 11 + n / 3) % patients.size()]});
+      specs.push_back(
+          {.principal = principals[(n * 7) % principals.size()],
+           .referral_id = referrals[(n * 3 + n / 5) % referrals.size()],
+           .nhs_number = patients[(n * 11 + n / 3) % patients.size()]});
     }
     ASSERT_THAT(store_->CommitAndWait([&specs](Txn& txn) {
-                  for (const AuditSpec& spec : specs) txn.AppendAudit(MakeAuditEntry(spec));
-                  return absl::OkStatus();
-                }),
+      for (const AuditSpec& spec : specs) txn.AppendAudit(MakeAuditEntry(spec));
+      return absl::OkStatus();
+    }),
                 IsOk());
     for (const AuditSpec& spec : specs) {
       ++seq;

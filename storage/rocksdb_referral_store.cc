@@ -1085,7 +1085,8 @@ class UpToSeparator final : public rocksdb::SliceTransform {
   const char* Name() const override { return "frontdoor.UpToSeparator"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     const void* nul = std::memchr(key.data(), '\0', key.size());
-    return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
+    return rocksdb::Slice(key.data(),
+                          static_cast<const char*>(nul) - key.data() + 1);
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return std::memchr(key.data(), '\0', key.size()) != nullptr;
@@ -1129,7 +1130,8 @@ rocksdb::ColumnFamilyOptions ColumnFamilyOptionsFor(
   // placed next to it instead of searched for from the top of the skip list.
   if (cf == kAudit + audit::kByNhs || cf == kAudit + audit::kByPrincipal ||
       cf == kAudit + audit::kByReferral) {
-    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<UpToSeparator>();
+    o.memtable_insert_with_hint_prefix_extractor =
+        std::make_shared<UpToSeparator>();
   }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;

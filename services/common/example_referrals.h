@@ -21,13 +21,15 @@ inline constexpr char kExampleReferral[] =
 
 // The referral in the JSON file at `path`; a test failure if it cannot be
 // read or parsed.
-inline v1::Referral ReadExampleReferral(const std::string& path = kExampleReferral) {
+inline v1::Referral ReadExampleReferral(
+    const std::string& path = kExampleReferral) {
   std::ifstream in(path);
   EXPECT_TRUE(in.is_open()) << path << ": cannot read";
   std::stringstream ss;
   ss << in.rdbuf();
   v1::Referral r;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok()) << path;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &r).ok())
+      << path;
   return r;
 }
 

@@ -55,8 +55,9 @@ void UpdateSla(absl::Time now, Record* record) {
   const absl::Time due = FromProtoTime(record->due_at());
   if (record->has_responded_at()) {
     // Once a service has responded the target is met or it was breached.
-    record->set_sla(FromProtoTime(record->responded_at()) <= due ? v1::SLA_STATE_MET
-                                                              : v1::SLA_STATE_BREACHED);
+    record->set_sla(FromProtoTime(record->responded_at()) <= due
+                        ? v1::SLA_STATE_MET
+                        : v1::SLA_STATE_BREACHED);
     record->clear_next_sla_check();
     return;
   }

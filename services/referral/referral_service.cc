@@ -169,9 +169,9 @@ namespace {
 // An audit entry for `who` calling `method` about `record` (a ReferralRecord
 // or its view), or the id asked for when there is no record.
 template <typename Record>
-v1::AuditEntry AuditEntryAbout(const auth::Principal& who, absl::string_view method,
-                               const std::string& id, const Record* record,
-                               absl::StatusCode outcome) {
+v1::AuditEntry AuditEntryAbout(const auth::Principal& who,
+                               absl::string_view method, const std::string& id,
+                               const Record* record, absl::StatusCode outcome) {
   v1::AuditEntry e =
       auth::AuditEntryFor(who, absl::StrCat("/frontdoor.v1.ReferralService/", method));
   if (record != nullptr) {
@@ -189,13 +189,13 @@ v1::AuditEntry AuditEntryAbout(const auth::Principal& who, absl::string_view met
 
 }  // namespace
 
-v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who, absl::string_view method,
+v1::AuditEntry ReferralServiceImpl::AuditOf(const auth::Principal& who,
+                                            absl::string_view method,
                                             const std::string& id,
                                             const v1::ReferralRecord* record,
                                             absl::StatusCode outcome) {
   return AuditEntryAbout(who, method, id, record, outcome);
 }
-
 
 void ReferralServiceImpl::FinishAudited(grpc::ServerUnaryReactor* reactor,
                                         std::vector<v1::AuditEntry> entries,
@@ -218,13 +218,16 @@ void ReferralServiceImpl::FinishAudited(grpc::ServerUnaryReactor* reactor,
 
 absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who, const std::string& id,
                                              const std::optional<v1::ReferralRecord>& record) {
-  return CheckOwner(who, id, record.has_value() ? &record->submitted_by() : nullptr);
+  return CheckOwner(who, id,
+                    record.has_value() ? &record->submitted_by() : nullptr);
 }
 
-absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who, const std::string& id,
+absl::Status ReferralServiceImpl::CheckOwner(const auth::Principal& who,
+                                             const std::string& id,
                                              const std::string* submitted_by) {
   if (!auth::SeesOnlyOwnReferrals(who.role)) return absl::OkStatus();
-  if (submitted_by != nullptr && *submitted_by == who.name) return absl::OkStatus();
+  if (submitted_by != nullptr && *submitted_by == who.name)
+    return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("referral ", id,
                    ": not one of your referrals (or no such referral)"));
@@ -446,9 +449,10 @@ namespace {
 // Whether the stored record, read as `view`, is already exactly what `who`
 // is to be shown at `now`: nothing to remove for them (ScrubForCaller) and
 // its SLA state still the one UpdateSla gives.
-bool StoredRecordIsCurrent(const auth::Principal& who, internal::ReferralRecordView view,
-                           absl::Time now) {
-  if (auth::SeesOnlyOwnReferrals(who.role) && view.linked_referrals_size() > 0) return false;
+bool StoredRecordIsCurrent(const auth::Principal& who,
+                           internal::ReferralRecordView view, absl::Time now) {
+  if (auth::SeesOnlyOwnReferrals(who.role) && view.linked_referrals_size() > 0)
+    return false;
   view.DiscardUnknownFields();
   const std::string stored = view.SerializeAsString();
   UpdateSla(now, &view);
@@ -457,27 +461,29 @@ bool StoredRecordIsCurrent(const auth::Principal& who, internal::ReferralRecordV
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerContext* ctx,
-                                                           const grpc::ByteBuffer* request_bytes,
-                                                           grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response) {
   auto* reactor = ctx->DefaultReactor();
   v1::GetReferralRequest request;
   grpc::ByteBuffer request_copy(*request_bytes);  // shares the slices
-  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader, v1::GetReferralRequest>(&request_copy,
-                                                                                  &request)
+  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader,
+                                v1::GetReferralRequest>(&request_copy, &request)
            .ok()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "request: not a GetReferralRequest"));
     return reactor;
   }
-  std::optional<auth::Principal> who = Admit(ctx, reactor, "GetReferral", request.id());
+  std::optional<auth::Principal> who =
+      Admit(ctx, reactor, "GetReferral", request.id());
   if (!who) return reactor;
   auto id = ParseId(request.id(), "id");
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
     return reactor;
   }
-  absl::StatusOr<std::optional<std::string>> stored = store_->GetReferralBytes(*id);
+  absl::StatusOr<std::optional<std::string>> stored =
+      store_->GetReferralBytes(*id);
   if (!stored.ok()) {
     reactor->Finish(ToGrpcStatus(stored.status()));
     return reactor;
@@ -486,15 +492,17 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
   if (stored->has_value()) {
     view.emplace();
     if (!view->ParseFromString(**stored)) {
-      reactor->Finish(ToGrpcStatus(absl::DataLossError(
-          absl::StrCat("referral ", *id, ": the stored record does not parse"))));
+      reactor->Finish(ToGrpcStatus(absl::DataLossError(absl::StrCat(
+          "referral ", *id, ": the stored record does not parse"))));
       return reactor;
     }
   }
-  if (absl::Status st = CheckOwner(*who, *id, view ? &view->submitted_by() : nullptr);
+  if (absl::Status st =
+          CheckOwner(*who, *id, view ? &view->submitted_by() : nullptr);
       !st.ok()) {
     FinishAudited(reactor,
-                  {AuditEntryAbout(*who, "GetReferral", *id, view ? &*view : nullptr, st.code())},
+                  {AuditEntryAbout(*who, "GetReferral", *id,
+                                   view ? &*view : nullptr, st.code())},
                   st);
     return reactor;
   }
@@ -512,16 +520,16 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(grpc::CallbackServerC
     // Brought up to date for this caller, as every other read does.
     v1::ReferralRecord record;
     if (!record.ParseFromString(**stored)) {
-      reactor->Finish(ToGrpcStatus(absl::DataLossError(
-          absl::StrCat("referral ", *id, ": the stored record does not parse"))));
+      reactor->Finish(ToGrpcStatus(absl::DataLossError(absl::StrCat(
+          "referral ", *id, ": the stored record does not parse"))));
       return reactor;
     }
     UpdateSla(now, &record);
     ScrubForCaller(*who, &record);
     bool own_buffer;
     grpc::Status serialized =
-        grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ReferralRecord>(record, response,
-                                                                             &own_buffer);
+        grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ReferralRecord>(
+            record, response, &own_buffer);
     if (!serialized.ok()) {
       reactor->Finish(serialized);
       return reactor;
@@ -842,8 +850,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
   // `audit_pending`: an audit entry for this call is being written; the
   // call neither streams nor ends until OnAudited.
   WatchReactor(WorklistHub* hub, storage::ReferralStore* store, Clock* clock,
-               const v1::WatchWorklistRequest& request, const absl::Status& status,
-               bool audit_pending)
+               const v1::WatchWorklistRequest& request,
+               const absl::Status& status, bool audit_pending)
       : hub_(hub),
         pathway_(request.pathway()),
         service_id_(request.service_id()),
@@ -890,9 +898,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
     if (finished_) return;
     audited_ = true;
     if (!audited.ok()) {
-      FinishLocked(ToGrpcStatus(absl::UnavailableError(
-          absl::StrCat("the audit trail could not be written, so nothing is returned: ",
-                       audited.message()))));
+      FinishLocked(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+          "the audit trail could not be written, so nothing is returned: ",
+          audited.message()))));
     } else if (!refusal_.ok()) {
       FinishLocked(ToGrpcStatus(refusal_));
     } else {
@@ -904,8 +912,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     if (queue_.size() >= kMaxQueuedUpdates) {
-      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "the worklist changed faster than this client read it; watch again"));
+      FinishLocked(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "the worklist changed faster than this client read it; watch again"));
       return;
     }
     queue_.push_back(update);
@@ -915,7 +924,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
   void Close() override {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the server is shutting down"));
   }
 
   v1::Pathway pathway() const override { return pathway_; }
@@ -926,7 +936,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
     writing_ = false;
     if (!queue_.empty()) queue_.pop_front();
     if (!ok) {
-      if (!finished_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+      if (!finished_)
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
       return;
     }
     WriteNextLocked();
@@ -944,7 +956,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WorklistUpdate>,
   }
 
  private:
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     finished_ = true;
     Finish(status);
   }
@@ -977,8 +990,10 @@ void AuditGate::Audited(const absl::Status& audited) {
 // The request names exactly one worklist.
 absl::Status CheckWatchRequest(const v1::WatchWorklistRequest& request) {
   const bool by_pathway = request.pathway() != v1::PATHWAY_UNSPECIFIED;
-  if (by_pathway == !request.service_id().empty() || !v1::Pathway_IsValid(request.pathway())) {
-    return absl::InvalidArgumentError("pathway, service_id: give exactly one of them");
+  if (by_pathway == !request.service_id().empty() ||
+      !v1::Pathway_IsValid(request.pathway())) {
+    return absl::InvalidArgumentError(
+        "pathway, service_id: give exactly one of them");
   }
   return absl::OkStatus();
 }
@@ -996,15 +1011,16 @@ grpc::ServerWriteReactor<v1::WorklistUpdate>* ReferralServiceImpl::WatchWorklist
   // for that entry as a unary reply does. Only an unauthenticated caller
   // (no principal to record) is answered without an entry.
   const bool audited = who.principal.authenticated();
-  auto* reactor = new WatchReactor(&hub_, store_, clock_, *request, status, audited);
+  auto* reactor =
+      new WatchReactor(&hub_, store_, clock_, *request, status, audited);
   if (audited) {
     v1::AuditEntry entry =
         AuditOf(who.principal, "WatchWorklist", "", nullptr, status.code());
     entry.set_reason(request->service_id().empty() ? v1::Pathway_Name(request->pathway())
                                                    : "service " + request->service_id());
-    store_->AppendAudit(std::move(entry), [gate = reactor->gate()](absl::Status s) {
-      gate->Audited(s);
-    });
+    store_->AppendAudit(
+        std::move(entry),
+        [gate = reactor->gate()](absl::Status s) { gate->Audited(s); });
   }
   return reactor;
 }

@@ -134,7 +134,8 @@ class ReferralServiceImpl final
   static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
                                  const std::optional<v1::ReferralRecord>& record);
   // The same, given the record's submitter (null: no such record).
-  static absl::Status CheckOwner(const auth::Principal& who, const std::string& id,
+  static absl::Status CheckOwner(const auth::Principal& who,
+                                 const std::string& id,
                                  const std::string* submitted_by);
   void Commit(storage::ReferralStore::Mutation mutation,
               std::function<void(absl::Status)> done);

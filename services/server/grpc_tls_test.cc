@@ -84,7 +84,8 @@ class GrpcTlsTest : public ::testing::Test {
   }
 
   // Trusting `ca` ("" for no TLS), presenting `client`'s certificate.
-  auth::ClientTlsFiles TlsFiles(const std::string& client, const std::string& ca = "ca") {
+  auth::ClientTlsFiles TlsFiles(const std::string& client,
+                                const std::string& ca = "ca") {
     auth::ClientTlsFiles files;
     if (!ca.empty()) files.ca_file = pki_.Path(ca + ".pem");
     if (!client.empty()) {
@@ -184,7 +185,8 @@ TEST_F(GrpcTlsTest, SeparateRolesCallEachOtherOverTls) {
       {"tls", TlsFiles("client"), v1::REFERRAL_STATUS_TRIAGED},
       {"plaintext", TlsFiles("", ""), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
       {"no-certificate", TlsFiles(""), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
-      {"other-ca", TlsFiles("client", "other-ca"), v1::REFERRAL_STATUS_AWAITING_TRIAGE},
+      {"other-ca", TlsFiles("client", "other-ca"),
+       v1::REFERRAL_STATUS_AWAITING_TRIAGE},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -200,7 +202,8 @@ TEST_F(GrpcTlsTest, SeparateRolesCallEachOtherOverTls) {
     auto stub = v1::ReferralService::NewStub(
         ids_.Channel((*front)->grpc_address(), v1::ROLE_CLINICIAN));
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(20));
     v1::SubmitReferralRequest req;
     req.set_request_id("split-" + c.name);
     *req.mutable_referral() = frontdoor::testing::ReadExampleReferral();
@@ -215,7 +218,8 @@ TEST_F(GrpcTlsTest, AnUnreadableRemoteCaStopsTheStart) {
   ServerOptions o = Options("referral", "front");
   o.triage_target = o.directory_target = "127.0.0.1:1";
   o.remote_tls.ca_file = dir_.Sub("no-such-ca.pem");
-  absl::StatusOr<std::unique_ptr<FrontdoorServer>> front = FrontdoorServer::Start(o);
+  absl::StatusOr<std::unique_ptr<FrontdoorServer>> front =
+      FrontdoorServer::Start(o);
   EXPECT_EQ(front.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(front.status().message(), HasSubstr("--remote_tls_ca"));
   EXPECT_THAT(front.status().message(), HasSubstr("no-such-ca.pem"));

@@ -74,7 +74,8 @@ ABSL_FLAG(std::string, remote_tls_cert, "",
           "PEM client certificate presented to --triage_target and "
           "--directory_target (with --remote_tls_key and --remote_tls_ca), "
           "for peers that require one (--tls_client_ca)");
-ABSL_FLAG(std::string, remote_tls_key, "", "PEM private key for --remote_tls_cert");
+ABSL_FLAG(std::string, remote_tls_key, "",
+          "PEM private key for --remote_tls_cert");
 ABSL_FLAG(std::string, log_level, "info",
           "Minimum log level: info, warn or error");
 
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  options.remote_tls = {absl::GetFlag(FLAGS_remote_tls_ca), absl::GetFlag(FLAGS_remote_tls_cert),
+  options.remote_tls = {absl::GetFlag(FLAGS_remote_tls_ca),
+                        absl::GetFlag(FLAGS_remote_tls_cert),
                         absl::GetFlag(FLAGS_remote_tls_key)};
   if (const std::string f = absl::GetFlag(FLAGS_service_token_file);
       !f.empty()) {

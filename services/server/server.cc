@@ -318,7 +318,8 @@ struct FrontdoorServer::State {
     grpc::ChannelArguments args;
     args.SetServiceConfigJSON(kRemoteServiceConfig);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
-    return auth::CreateChannelWithToken(target, remote_credentials, args, service_token);
+    return auth::CreateChannelWithToken(target, remote_credentials, args,
+                                        service_token);
   }
 
   // The credentials of Remote(): TLS when options.remote_tls names a CA.
@@ -326,9 +327,10 @@ struct FrontdoorServer::State {
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
         auth::ClientCredentials(options.remote_tls);
     if (!creds.ok()) {
-      return absl::Status(creds.status().code(),
-                          absl::StrCat("--remote_tls_ca/--remote_tls_cert/--remote_tls_key: ",
-                                       creds.status().message()));
+      return absl::Status(
+          creds.status().code(),
+          absl::StrCat("--remote_tls_ca/--remote_tls_cert/--remote_tls_key: ",
+                       creds.status().message()));
     }
     remote_credentials = *std::move(creds);
     return absl::OkStatus();
@@ -788,8 +790,9 @@ std::string FrontdoorServer::Banner() const {
     auto rs = st.rules->Get();
     rules = absl::StrCat(rs->proto().name(), "@", rs->version().substr(0, 12));
   } else if (!st.options.triage_target.empty()) {
-    rules = absl::StrCat("remote(", st.options.remote_tls.ca_file.empty() ? "" : "grpcs://",
-                         st.options.triage_target, ")");
+    rules = absl::StrCat(
+        "remote(", st.options.remote_tls.ca_file.empty() ? "" : "grpcs://",
+        st.options.triage_target, ")");
   }
   // With --tls_cert both ports speak TLS only; the banner says so, and how
   // to reach them.

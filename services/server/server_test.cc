@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "rocksdb/env.h"
+#include "services/auth/test_identities.h"
 #include "services/common/example_referrals.h"
 #include "services/common/grpc_status.h"
 #include "services/common/test_util.h"
@@ -36,7 +37,6 @@
 #include "services/triage/engine/loader.h"
 #include "services/triage/rule_set_holder.h"
 #include "storage/fault_injection_fs.h"
-#include "services/auth/test_identities.h"
 
 namespace frontdoor::server {
 namespace {
@@ -467,7 +467,8 @@ TEST(ServerShutdown, CancelsCallsStillRunningAfterTheGrace) {
 
 // A server whose store writes through a fault-injecting file system.
 struct FaultyServer {
-  explicit FaultyServer(absl::Duration health_poll = ServerOptions().health_poll)
+  explicit FaultyServer(
+      absl::Duration health_poll = ServerOptions().health_poll)
       : fs(std::make_shared<storage::FaultInjectionFileSystem>()) {
     env = storage::NewFaultInjectionEnv(fs);
     dir = MakeTempDir();
@@ -479,8 +480,10 @@ struct FaultyServer {
     if (started.ok()) server = *std::move(started);
   }
   // Starts a WatchWorklist of the UCR pathway as a clinician.
-  std::unique_ptr<grpc::ClientReader<v1::WorklistUpdate>> WatchUcr(grpc::ClientContext* ctx) {
-    if (stub == nullptr) stub = v1::ReferralService::NewStub(Connect(server->grpc_address()));
+  std::unique_ptr<grpc::ClientReader<v1::WorklistUpdate>> WatchUcr(
+      grpc::ClientContext* ctx) {
+    if (stub == nullptr)
+      stub = v1::ReferralService::NewStub(Connect(server->grpc_address()));
     SetDeadline(ctx);
     v1::WatchWorklistRequest req;
     req.set_pathway(v1::PATHWAY_UCR);
@@ -549,7 +552,8 @@ TEST(ServerAudit, AWatchShowsNothingUntilItsAuditEntryIsSynced) {
   });
   while (f.fs->held() == 0) absl::SleepFor(absl::Milliseconds(1));
   absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_FALSE(got_first.HasBeenNotified()) << "streamed before its audit entry was synced";
+  EXPECT_FALSE(got_first.HasBeenNotified())
+      << "streamed before its audit entry was synced";
 
   f.fs->HoldSyncs(false);
   got_first.WaitForNotification();
@@ -572,7 +576,8 @@ TEST(ServerAudit, AWatchWhoseAuditEntryFailsShowsNothing) {
   EXPECT_FALSE(reader->Read(&update));
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(status.error_message(), HasSubstr("audit trail could not be written"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("audit trail could not be written"));
 }
 
 TEST(ServerRoles, ATriageOnlyServerHostsOnlyTriage) {

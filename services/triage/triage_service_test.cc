@@ -197,7 +197,8 @@ TEST_F(TriageServiceTest, DecideValidatedIsTriageWithoutTheRpc) {
 
 TEST_F(TriageServiceTest, BatchKeepsRequestOrder) {
   v1::TriageBatchRequest req;
-  for (const char* f : {"examples/referrals/child-fever.json", frontdoor::testing::kExampleReferral,
+  for (const char* f : {"examples/referrals/child-fever.json",
+                        frontdoor::testing::kExampleReferral,
                         "examples/referrals/ucr-fall-morning.json",
                         "examples/referrals/missing-observations.json"}) {
     *req.add_referrals() = frontdoor::testing::ReadExampleReferral(f);

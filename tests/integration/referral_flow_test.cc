@@ -13,16 +13,16 @@
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "services/auth/test_identities.h"
 #include "services/common/clock.h"
 #include "services/common/proto_time.h"
 #include "services/common/reference.h"
 #include "services/referral/referral_service.h"
-#include "services/auth/test_identities.h"
 #include "services/server/server.h"
 
 namespace frontdoor {
@@ -443,7 +443,8 @@ TEST_F(ReferralFlowTest, SlaWarningsAndBreachFollowTheClock) {
 // A read shows the SLA state at the time of reading, whether or not the
 // sweeper has stored it yet; otherwise it shows the record as stored.
 TEST_F(ReferralFlowTest, ReadsShowTheSlaStateAtTheTimeOfReading) {
-  v1::ReferralRecord rec = MustSubmit("sla-read", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
+  v1::ReferralRecord rec =
+      MustSubmit("sla-read", NormalObs(Adult(v1::PRESENTING_PROBLEM_FALL)));
   ASSERT_TRUE(rec.has_due_at());
   ASSERT_EQ(rec.sla(), v1::SLA_STATE_ON_TRACK);
   const absl::Time received = FromProtoTime(rec.received_at());
@@ -464,7 +465,8 @@ TEST_F(ReferralFlowTest, ReadsShowTheSlaStateAtTheTimeOfReading) {
   v1::ReferralRecord expected = rec;
   expected.clear_sla();
   expected.clear_next_sla_check();
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(rest, expected));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(rest, expected));
 
   clock_->Advance(target * 0.3);
   ASSERT_TRUE(Get(rec.id(), &got).ok());
@@ -476,15 +478,17 @@ TEST_F(ReferralFlowTest, ReadsShowTheSlaStateAtTheTimeOfReading) {
 // GetReferralRequest are refused, and the server goes on serving.
 TEST_F(ReferralFlowTest, AnUnparsableGetReferralRequestIsRefused) {
   v1::ReferralRecord rec = MustSubmit("raw-get", News2Of7());
-  grpc::GenericStub stub(Ids().Channel(server_->grpc_address(), v1::ROLE_CLINICIAN));
-  const std::string junk = "\x0a\xff\xff\xff";  // field 1, a length past the end
+  grpc::GenericStub stub(
+      Ids().Channel(server_->grpc_address(), v1::ROLE_CLINICIAN));
+  const std::string junk =
+      "\x0a\xff\xff\xff";  // field 1, a length past the end
   grpc::Slice slice(junk.data(), junk.size());
   grpc::ByteBuffer request(&slice, 1), reply;
   grpc::ClientContext ctx;
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&ctx, "/frontdoor.v1.ReferralService/GetReferral", grpc::StubOptions(),
-                 &request, &reply, [&](grpc::Status s) {
+  stub.UnaryCall(&ctx, "/frontdoor.v1.ReferralService/GetReferral",
+                 grpc::StubOptions(), &request, &reply, [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });

@@ -29,7 +29,8 @@
 // Output: a summary with qps, latency percentiles (microseconds, from a
 // log-linear histogram accurate to 0.8%) and errors by status code, then one
 // line
-//   RESULT rpc=submit concurrency=64 qps=... p50_us=... p90_us=... p99_us=... max_us=... errors=0
+//   RESULT rpc=submit concurrency=64 qps=... p50_us=... p90_us=... p99_us=...
+//   max_us=... errors=0
 // (--json prints one JSON object instead of the summary; the RESULT line
 // stays). Exit 0 when every measured call succeeded, 1 if any failed or none
 // was measured, 2 for bad flags.
@@ -50,13 +51,13 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -104,9 +105,10 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(10), "Deadline of each call");
 ABSL_FLAG(bool, json, false, "Print the result as one JSON object instead of the summary");
 ABSL_FLAG(std::string, label, "", "Extra label=value text appended to the RESULT line");
 ABSL_FLAG(int, echo_bytes, 32, "--rpc=echo: payload bytes");
-ABSL_FLAG(bool, parse_replies, false,
-          "--rpc=submit/get: parse each reply into the full message; by default only "
-          "the fields counted are read (tests/load/reply_view.proto)");
+ABSL_FLAG(
+    bool, parse_replies, false,
+    "--rpc=submit/get: parse each reply into the full message; by default only "
+    "the fields counted are read (tests/load/reply_view.proto)");
 ABSL_FLAG(int, get_pool, 1000, "--rpc=get: referrals to submit first and then read");
 ABSL_FLAG(std::string, worklist_pathway, "all",
           "--rpc=worklist: a Pathway name (PATHWAY_UCR or UCR) or 'all' (in turn)");
@@ -293,7 +295,8 @@ class Caller {
       if (s.ok()) s = OnOk();
       const int code = static_cast<int>(s.error_code());
       ++codes_[code >= 0 && code < kCodes ? code : 2];
-      if (!s.ok() && first_error_.count(code) == 0) first_error_[code] = s.error_message();
+      if (!s.ok() && first_error_.count(code) == 0)
+        first_error_[code] = s.error_message();
       int64_t last = shared_->last_done_ns.load(std::memory_order_relaxed);
       while (last < end &&
              !shared_->last_done_ns.compare_exchange_weak(last, end, std::memory_order_relaxed)) {
@@ -438,7 +441,8 @@ constexpr char kGetMethod[] = "/frontdoor.v1.ReferralService/GetReferral";
 template <typename Reply>
 class SubmitCaller final : public Caller, public SubmitCounts {
  public:
-  SubmitCaller(Shared* shared, std::shared_ptr<grpc::Channel> channel, SubmissionSource* source)
+  SubmitCaller(Shared* shared, std::shared_ptr<grpc::Channel> channel,
+               SubmissionSource* source)
       : Caller(shared), stub_(std::move(channel)), source_(source) {}
 
  private:
@@ -446,7 +450,8 @@ class SubmitCaller final : public Caller, public SubmitCounts {
     req_.Clear();
     resp_.Clear();
     source_->Fill(&req_);
-    stub_.UnaryCall(ctx, kSubmitMethod, grpc::StubOptions(), &req_, &resp_, std::move(done));
+    stub_.UnaryCall(ctx, kSubmitMethod, grpc::StubOptions(), &req_, &resp_,
+                    std::move(done));
   }
   grpc::Status OnOk() override {
     Count(resp_.record().status(), resp_.replayed());
@@ -470,11 +475,13 @@ class GetCaller final : public Caller {
   void Call(grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) override {
     req_.set_id((*ids_)[next_++ % ids_->size()]);
     resp_.Clear();
-    stub_.UnaryCall(ctx, kGetMethod, grpc::StubOptions(), &req_, &resp_, std::move(done));
+    stub_.UnaryCall(ctx, kGetMethod, grpc::StubOptions(), &req_, &resp_,
+                    std::move(done));
   }
   // A reply without the record's id is counted as an error, not a read.
   grpc::Status OnOk() override {
-    if (resp_.id().empty()) return {grpc::StatusCode::INTERNAL, "GetReferral: reply without an id"};
+    if (resp_.id().empty())
+      return {grpc::StatusCode::INTERNAL, "GetReferral: reply without an id"};
     return grpc::Status::OK;
   }
   grpc::TemplatedGenericStub<v1::GetReferralRequest, Reply> stub_;
@@ -736,14 +743,14 @@ int Run(const std::string& rpc) {
       callers.push_back(new EchoCaller(&shared, echo_stubs[ch].get(),
                                                      absl::GetFlag(FLAGS_echo_bytes)));
     } else if (rpc == "submit" && parse_replies) {
-      callers.push_back(new SubmitCaller<v1::SubmitReferralResponse>(&shared, channels[ch],
-                                                                     source.get()));
+      callers.push_back(new SubmitCaller<v1::SubmitReferralResponse>(
+          &shared, channels[ch], source.get()));
     } else if (rpc == "submit") {
       callers.push_back(new SubmitCaller<load_view::SubmitReferralResponseView>(
           &shared, channels[ch], source.get()));
     } else if (rpc == "get" && parse_replies) {
-      callers.push_back(new GetCaller<v1::ReferralRecord>(&shared, channels[ch], &ids,
-                                                          i * ids.size() / concurrency));
+      callers.push_back(new GetCaller<v1::ReferralRecord>(
+          &shared, channels[ch], &ids, i * ids.size() / concurrency));
     } else if (rpc == "get") {
       callers.push_back(new GetCaller<load_view::ReferralRecordView>(
           &shared, channels[ch], &ids, i * ids.size() / concurrency));
@@ -836,7 +843,8 @@ int Run(const std::string& rpc) {
     }
     absl::StrAppend(&j, "},\"warmup_errors\":", warmup_errors);
     if (rpc == "submit" || rpc == "get") {
-      absl::StrAppend(&j, ",\"replies\":\"", parse_replies ? "parsed" : "view", "\"");
+      absl::StrAppend(&j, ",\"replies\":\"", parse_replies ? "parsed" : "view",
+                      "\"");
     }
     if (rpc == "submit") {
       absl::StrAppend(&j, ",\"submitted_status\":{");
@@ -883,14 +891,18 @@ int Run(const std::string& rpc) {
   }
   std::string label = absl::GetFlag(FLAGS_label);
   std::cout << absl::StrFormat(
-                   "RESULT rpc=%s concurrency=%d qps=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f "
-                   "max_us=%.1f calls=%d errors=%d client_cores=%.2f cpu_total_s=%.2f",
-                   rpc, concurrency, qps, p50, p90, p99, max, calls, errors, client_cores,
-                   CpuSeconds())
+                   "RESULT rpc=%s concurrency=%d qps=%.1f p50_us=%.1f "
+                   "p90_us=%.1f p99_us=%.1f "
+                   "max_us=%.1f calls=%d errors=%d client_cores=%.2f "
+                   "cpu_total_s=%.2f",
+                   rpc, concurrency, qps, p50, p90, p99, max, calls, errors,
+                   client_cores, CpuSeconds())
             << (rpc == "submit" || rpc == "get"
                     ? (parse_replies ? " replies=parsed" : " replies=view")
                     : "")
-            << (error_parts.empty() ? "" : absl::StrCat(" ", absl::StrJoin(error_parts, " ")))
+            << (error_parts.empty()
+                    ? ""
+                    : absl::StrCat(" ", absl::StrJoin(error_parts, " ")))
             << (label.empty() ? "" : absl::StrCat(" ", label)) << std::endl;
   return (calls > 0 && errors == 0) ? 0 : 1;
 }
