@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/auth_context.h"
+#include "openssl/crypto.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/proto_time.h"
@@ -43,9 +44,13 @@ std::string NewRequestId() {
 
 }  // namespace
 
-Authorizer::Authorizer(IdentityStore* identities, Clock* clock,
-                       Options options)
-    : identities_(identities), clock_(clock), options_(options) {}
+Authorizer::Authorizer(IdentityStore* identities, Clock* clock, Options options)
+    : identities_(identities),
+      clock_(clock),
+      options_(options),
+      gateway_token_hash_(options_.gateway_token.empty()
+                              ? ""
+                              : HashToken(options_.gateway_token)) {}
 
 void Authorizer::MaybeReload() const {
   const int64_t now = absl::ToUnixNanos(absl::Now());
@@ -84,12 +89,28 @@ AuthResult Authorizer::Authenticate(const grpc::ServerContextBase& ctx) const {
       return r;
     }
     absl::string_view token = absl::StripAsciiWhitespace(header->substr(7));
-    identity = identities_->FindByTokenHash(HashToken(token));
-    if (!identity) {
-      r.status = absl::UnauthenticatedError("unknown or revoked token");
-      return r;
+    const std::string hash = HashToken(token);
+    if (!gateway_token_hash_.empty() &&
+        hash.size() == gateway_token_hash_.size() &&
+        CRYPTO_memcmp(hash.data(), gateway_token_hash_.data(), hash.size()) ==
+            0) {
+      // The gateway, for an HTTPS client with a verified certificate.
+      auto cn = Metadata(ctx, "x-frontdoor-certificate-cn");
+      if (cn) identity = identities_->FindByCertificateName(*cn);
+      if (!identity) {
+        r.status = absl::UnauthenticatedError(
+            "client certificate not registered in the tokens file");
+        return r;
+      }
+      p.authenticated_by = "certificate";
+    } else {
+      identity = identities_->FindByTokenHash(hash);
+      if (!identity) {
+        r.status = absl::UnauthenticatedError("unknown or revoked token");
+        return r;
+      }
+      p.authenticated_by = "token";
     }
-    p.authenticated_by = "token";
   } else {
     std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
     if (auth != nullptr && auth->IsPeerAuthenticated()) {

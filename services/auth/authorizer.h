@@ -54,6 +54,13 @@ class Authorizer {
     // How often the tokens file is checked for changes (new and revoked
     // tokens take effect without a restart).
     absl::Duration reload_interval = absl::Seconds(1);
+    // A secret known only to this process's HTTP gateway (empty: none). A
+    // call bearing it comes from the gateway on behalf of an HTTPS client
+    // whose certificate the TLS handshake verified; the certificate's common
+    // name is in "x-frontdoor-certificate-cn", and its registered identity
+    // is the caller, as a certificate is over gRPC. Without the secret that
+    // metadata is ignored.
+    std::string gateway_token;
   };
   Authorizer(IdentityStore* identities, Clock* clock, Options options);
   Authorizer(IdentityStore* identities, Clock* clock)
@@ -75,6 +82,7 @@ class Authorizer {
   IdentityStore* const identities_;
   Clock* const clock_;
   const Options options_;
+  const std::string gateway_token_hash_;  // of options_.gateway_token
   mutable std::atomic<int64_t> next_reload_ns_{0};
 };
 

@@ -39,13 +39,21 @@ class AuthorizerTest : public ::testing::Test {
     id->set_role(v1::ROLE_CLINICIAN);
     id->set_token_sha256(t->sha256_hex);
     *id->mutable_expires_at() = ToProtoTime(clock_.Now() + absl::Hours(1));
+    // And a registered certificate name.
+    v1::Identity* cert = file->add_identities();
+    cert->set_principal("gp-system");
+    cert->set_role(v1::ROLE_CLINICIAN);
+    cert->set_certificate_common_name("gp-system.example.nhs.uk");
     ASSERT_TRUE(WriteIdentityFile(ids_.file(), *file).ok());
 
     absl::StatusOr<std::unique_ptr<IdentityStore>> store =
         IdentityStore::Open(ids_.file());
     ASSERT_TRUE(store.ok());
     store_ = *std::move(store);
-    authorizer_ = std::make_unique<Authorizer>(store_.get(), &clock_);
+    // The gateway's secret (the certificate name it vouches for is above).
+    Authorizer::Options options;
+    options.gateway_token = kGatewayToken;
+    authorizer_ = std::make_unique<Authorizer>(store_.get(), &clock_, options);
     service_ = std::make_unique<AuthServiceImpl>(authorizer_.get());
     std::string address;
     server_ = frontdoor::testing::StartLocalServer({service_.get()}, &address);
@@ -57,12 +65,19 @@ class AuthorizerTest : public ::testing::Test {
     if (server_) server_->Shutdown();
   }
 
-  grpc::Status WhoAmI(const std::string& authorization,
-                      v1::WhoAmIResponse* out) {
+  // `certificate_cn`, if not empty, is sent as the gateway sends the name
+  // of a verified HTTPS client certificate.
+  grpc::Status WhoAmI(const std::string& authorization, v1::WhoAmIResponse* out,
+                      const std::string& certificate_cn = "") {
     grpc::ClientContext ctx;
     if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    if (!certificate_cn.empty()) {
+      ctx.AddMetadata("x-frontdoor-certificate-cn", certificate_cn);
+    }
     return stub_->WhoAmI(&ctx, v1::WhoAmIRequest(), out);
   }
+
+  static constexpr char kGatewayToken[] = "fd_gateway_secret_for_this_test";
 
   frontdoor::testing::TempDir dir_;
   frontdoor::testing::TestIdentities ids_;
@@ -115,6 +130,33 @@ TEST_F(AuthorizerTest, MissingMalformedWrongAndExpiredTokensAreRefused) {
   grpc::Status st = WhoAmI("Bearer " + expiring_token_, &me);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(st.error_message(), HasSubstr("expired"));
+}
+
+// Only the gateway's secret makes the certificate name count; with any
+// other token, or none, the name is ignored.
+TEST_F(AuthorizerTest, OnlyTheGatewaySecretVouchesForACertificateName) {
+  v1::WhoAmIResponse me;
+  grpc::Status st = WhoAmI(std::string("Bearer ") + kGatewayToken, &me,
+                           "gp-system.example.nhs.uk");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(me.principal(), "gp-system");
+  EXPECT_EQ(me.authenticated_by(), "certificate");
+
+  // Someone else's token with the header: the token's identity, not the name's.
+  ASSERT_TRUE(WhoAmI("Bearer " + ids_.token(v1::ROLE_REFERRER), &me,
+                     "gp-system.example.nhs.uk")
+                  .ok());
+  EXPECT_EQ(me.principal(), "test-referrer");
+  // The header alone is no credential.
+  EXPECT_EQ(WhoAmI("", &me, "gp-system.example.nhs.uk").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // The secret with an unregistered name, or with none.
+  st = WhoAmI(std::string("Bearer ") + kGatewayToken, &me,
+              "stranger.example.org");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(st.error_message(), HasSubstr("certificate"));
+  EXPECT_EQ(WhoAmI(std::string("Bearer ") + kGatewayToken, &me).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(AuthorizerTest, RevokedTokensStopWorkingWithoutARestart) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "httplib.h"
+#include "openssl/ssl.h"
+#include "openssl/x509.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/utf8.h"
@@ -567,6 +570,31 @@ std::optional<HttpGateway::Failure> HttpGateway::BuildRequest(
   return std::nullopt;
 }
 
+namespace {
+
+// The subject common name of the HTTPS client's certificate, when the TLS
+// handshake verified one (the server then requires one signed by its client
+// CA) and the name can go in gRPC metadata.
+std::optional<std::string> VerifiedCertificateName(
+    const httplib::Request& req) {
+  if (req.ssl == nullptr) return std::nullopt;
+  SSL* ssl = const_cast<SSL*>(req.ssl);
+  if (SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  if (subject == nullptr) return std::nullopt;
+  char cn[256];
+  const int n =
+      X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn));
+  if (n <= 0 || n >= static_cast<int>(sizeof(cn))) return std::nullopt;
+  std::string name(cn, n);
+  if (!IsMetadataValue(name)) return std::nullopt;
+  return name;
+}
+
+}  // namespace
+
 absl::Status HttpGateway::Call(const MethodDescriptor& method,
                                const Message& request,
                                const httplib::Request& req,
@@ -582,6 +610,10 @@ absl::Status HttpGateway::Call(const MethodDescriptor& method,
           "the Authorization header must be 'Bearer <token>'");
     }
     ctx.AddMetadata("authorization", auth);
+  } else if (std::optional<std::string> cn = VerifiedCertificateName(req);
+             cn && !options_.certificate_token.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + options_.certificate_token);
+    ctx.AddMetadata("x-frontdoor-certificate-cn", *cn);
   }
   if (const std::string& reason = req.get_header_value("X-Frontdoor-Reason");
       !reason.empty() && IsMetadataValue(reason)) {

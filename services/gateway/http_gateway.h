@@ -40,14 +40,22 @@ struct HttpGatewayOptions {
   // ("frontdoor.v1.ReferralService"); the generic route answers 404 for
   // any other. Empty: every service of package frontdoor.v1.
   std::vector<std::string> services;
+  // The server's gateway secret (auth::Authorizer::Options::gateway_token),
+  // or empty. With it, an HTTPS request without an Authorization header
+  // whose client certificate the handshake verified is forwarded as that
+  // certificate: the secret as its bearer token and the certificate's
+  // common name in "x-frontdoor-certificate-cn".
+  std::string certificate_token;
 };
 
 // Translates HTTP/JSON requests into unary gRPC calls and their results back
 // into JSON (protobuf's JSON mapping, lowerCamel field names).
 //
 // The caller's Authorization header goes with the call as "authorization"
-// metadata, verbatim; the gateway never adds credentials of its own, so the
-// channel must not either (no token-adding interceptors). X-Request-Id is
+// metadata, verbatim; without one, a verified HTTPS client certificate
+// stands for the caller (HttpGatewayOptions::certificate_token). The gateway
+// adds no credentials of its own, so the channel must not either (no
+// token-adding interceptors). X-Request-Id is
 // forwarded (or made up) and echoed on every response. Errors are
 // {"error":{"code","status","message","field"}}.
 //

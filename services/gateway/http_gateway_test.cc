@@ -736,8 +736,10 @@ class HttpGatewayTlsTest : public ::testing::Test {
     ASSERT_TRUE(pki_.Make());
   }
 
-  std::unique_ptr<server::FrontdoorServer> Start(bool require_client_cert) {
+  std::unique_ptr<server::FrontdoorServer> Start(
+      bool require_client_cert, const std::string& tokens_file = "") {
     server::ServerOptions o = Options(data_.path());
+    if (!tokens_file.empty()) o.tokens_file = tokens_file;
     o.tls_cert_file = pki_.Path("server.pem");
     o.tls_key_file = pki_.Path("server.key");
     if (require_client_cert) o.tls_client_ca_file = pki_.Path("ca.pem");
@@ -748,9 +750,10 @@ class HttpGatewayTlsTest : public ::testing::Test {
   }
 
   // GET /api/v1/whoami over HTTPS, trusting the test CA, with the named
-  // client certificate ("" for none).
-  httplib::Result WhoAmI(const server::FrontdoorServer& server,
-                         const std::string& client) {
+  // client certificate ("" for none) and `authorization` ("" for none).
+  httplib::Result WhoAmI(
+      const server::FrontdoorServer& server, const std::string& client,
+      const std::string& authorization = Bearer(v1::ROLE_CALL_HANDLER)) {
     const std::string& address = server.http_address();
     const int port = std::stoi(address.substr(address.rfind(':') + 1));
     std::unique_ptr<httplib::SSLClient> c =
@@ -762,12 +765,14 @@ class HttpGatewayTlsTest : public ::testing::Test {
     c->enable_server_certificate_verification(true);
     c->set_connection_timeout(5, 0);
     c->set_read_timeout(10, 0);
-    return c->Get("/api/v1/whoami",
-                  {{"Authorization", Bearer(v1::ROLE_CALL_HANDLER)}});
+    httplib::Headers headers;
+    if (!authorization.empty()) headers.emplace("Authorization", authorization);
+    return c->Get("/api/v1/whoami", headers);
   }
 
   TempDir dir_{"http_gateway_tls"};
   TempDir data_{"http_gateway_tls_data"};
+  TempDir ids_dir_{"http_gateway_tls_ids"};
   frontdoor::testing::TestPki pki_{dir_.path()};
 };
 
@@ -803,6 +808,46 @@ TEST_F(HttpGatewayTlsTest, ClientCaRequiresACertificateItSigned) {
   httplib::Result stranger = WhoAmI(*server, "stranger");
   EXPECT_FALSE(stranger) << "answered a certificate from another CA: "
                          << stranger->status;
+}
+
+// Over HTTPS, as over gRPC, a registered client certificate identifies the
+// caller by itself; a token sent as well takes precedence; an unregistered
+// certificate is no identity.
+TEST_F(HttpGatewayTlsTest, ARegisteredClientCertificateIdentifiesTheCaller) {
+  TestIdentities ids = TestIdentities::Create(ids_dir_.path());
+  absl::StatusOr<v1::IdentityFile> file = auth::ReadIdentityFile(ids.file());
+  ASSERT_TRUE(file.ok());
+  v1::Identity* cert = file->add_identities();
+  cert->set_principal("gp-system");
+  cert->set_role(v1::ROLE_CLINICIAN);
+  cert->set_certificate_common_name("test-client");  // client.pem's name
+  ASSERT_TRUE(auth::WriteIdentityFile(ids.file(), *file).ok());
+  std::unique_ptr<server::FrontdoorServer> server = Start(true, ids.file());
+  ASSERT_NE(server, nullptr);
+
+  httplib::Result by_cert = WhoAmI(*server, "client", "");
+  ASSERT_TRUE(by_cert) << httplib::to_string(by_cert.error());
+  ASSERT_EQ(by_cert->status, 200) << by_cert->body;
+  v1::WhoAmIResponse me = ParseJson<v1::WhoAmIResponse>(by_cert->body);
+  EXPECT_EQ(me.principal(), "gp-system");
+  EXPECT_EQ(me.role(), v1::ROLE_CLINICIAN);
+  EXPECT_EQ(me.authenticated_by(), "certificate");
+
+  httplib::Result by_token = WhoAmI(
+      *server, "client", absl::StrCat("Bearer ", ids.token(v1::ROLE_AUDITOR)));
+  ASSERT_TRUE(by_token);
+  ASSERT_EQ(by_token->status, 200) << by_token->body;
+  EXPECT_EQ(ParseJson<v1::WhoAmIResponse>(by_token->body).principal(),
+            "test-auditor");
+  server.reset();
+
+  // The same certificate where its name is not registered.
+  std::unique_ptr<server::FrontdoorServer> other = Start(true);
+  ASSERT_NE(other, nullptr);
+  httplib::Result unknown = WhoAmI(*other, "client", "");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 401) << unknown->body;
+  EXPECT_THAT(unknown->body, HasSubstr("certificate"));
 }
 
 TEST_F(HttpGatewayTlsTest, UnreadableCertificateFailsTheStart) {
