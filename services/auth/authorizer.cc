@@ -48,9 +48,19 @@ Authorizer::Authorizer(IdentityStore* identities, Clock* clock, Options options)
     : identities_(identities),
       clock_(clock),
       options_(options),
-      gateway_token_hash_(options_.gateway_token.empty()
-                              ? ""
-                              : HashToken(options_.gateway_token)) {}
+      gateway_secret_hash_(options_.gateway_secret.empty()
+                               ? ""
+                               : HashToken(options_.gateway_secret)) {}
+
+bool Authorizer::FromGateway(const grpc::ServerContextBase& ctx) const {
+  if (gateway_secret_hash_.empty()) return false;
+  auto secret = Metadata(ctx, "x-frontdoor-gateway");
+  if (!secret) return false;
+  const std::string hash = HashToken(*secret);
+  return hash.size() == gateway_secret_hash_.size() &&
+         CRYPTO_memcmp(hash.data(), gateway_secret_hash_.data(), hash.size()) ==
+             0;
+}
 
 void Authorizer::MaybeReload() const {
   const int64_t now = absl::ToUnixNanos(absl::Now());
@@ -74,8 +84,8 @@ AuthResult Authorizer::Authenticate(const grpc::ServerContextBase& ctx) const {
   } else {
     p.request_id = NewRequestId();
   }
-  if (auto ch = Metadata(ctx, "x-frontdoor-channel"); ch && *ch == "http")
-    p.channel = "http";
+  const bool from_gateway = FromGateway(ctx);
+  if (from_gateway) p.channel = "http";
   if (auto why = Metadata(ctx, "x-frontdoor-reason"); why)
     p.reason = Clean(*why, 200);
 
@@ -89,28 +99,22 @@ AuthResult Authorizer::Authenticate(const grpc::ServerContextBase& ctx) const {
       return r;
     }
     absl::string_view token = absl::StripAsciiWhitespace(header->substr(7));
-    const std::string hash = HashToken(token);
-    if (!gateway_token_hash_.empty() &&
-        hash.size() == gateway_token_hash_.size() &&
-        CRYPTO_memcmp(hash.data(), gateway_token_hash_.data(), hash.size()) ==
-            0) {
-      // The gateway, for an HTTPS client with a verified certificate.
-      auto cn = Metadata(ctx, "x-frontdoor-certificate-cn");
-      if (cn) identity = identities_->FindByCertificateName(*cn);
-      if (!identity) {
-        r.status = absl::UnauthenticatedError(
-            "client certificate not registered in the tokens file");
-        return r;
-      }
-      p.authenticated_by = "certificate";
-    } else {
-      identity = identities_->FindByTokenHash(hash);
-      if (!identity) {
-        r.status = absl::UnauthenticatedError("unknown or revoked token");
-        return r;
-      }
-      p.authenticated_by = "token";
+    identity = identities_->FindByTokenHash(HashToken(token));
+    if (!identity) {
+      r.status = absl::UnauthenticatedError("unknown or revoked token");
+      return r;
     }
+    p.authenticated_by = "token";
+  } else if (auto cn = Metadata(ctx, "x-frontdoor-certificate-cn");
+             cn && from_gateway) {
+    // An HTTPS client whose certificate the gateway's handshake verified.
+    identity = identities_->FindByCertificateName(*cn);
+    if (!identity) {
+      r.status = absl::UnauthenticatedError(
+          "client certificate not registered in the tokens file");
+      return r;
+    }
+    p.authenticated_by = "certificate";
   } else {
     std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
     if (auth != nullptr && auth->IsPeerAuthenticated()) {

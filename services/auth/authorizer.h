@@ -54,13 +54,15 @@ class Authorizer {
     // How often the tokens file is checked for changes (new and revoked
     // tokens take effect without a restart).
     absl::Duration reload_interval = absl::Seconds(1);
-    // A secret known only to this process's HTTP gateway (empty: none). A
-    // call bearing it comes from the gateway on behalf of an HTTPS client
-    // whose certificate the TLS handshake verified; the certificate's common
-    // name is in "x-frontdoor-certificate-cn", and its registered identity
-    // is the caller, as a certificate is over gRPC. Without the secret that
-    // metadata is ignored.
-    std::string gateway_token;
+    // A secret known only to this process's HTTP gateway (empty: none),
+    // which sends it as "x-frontdoor-gateway" with every call. A call that
+    // bears it came in over HTTP (its audit channel is "http"), and one that
+    // has no token may name the caller by the common name of the HTTPS
+    // client certificate the gateway's TLS handshake verified
+    // ("x-frontdoor-certificate-cn"): its registered identity is the
+    // caller, as a certificate is over gRPC. Without the secret both
+    // metadata are ignored.
+    std::string gateway_secret;
   };
   Authorizer(IdentityStore* identities, Clock* clock, Options options);
   Authorizer(IdentityStore* identities, Clock* clock)
@@ -77,12 +79,14 @@ class Authorizer {
 
  private:
   AuthResult Authenticate(const grpc::ServerContextBase& ctx) const;
+  // Whether the call bears the gateway's secret (Options::gateway_secret).
+  bool FromGateway(const grpc::ServerContextBase& ctx) const;
   void MaybeReload() const;
 
   IdentityStore* const identities_;
   Clock* const clock_;
   const Options options_;
-  const std::string gateway_token_hash_;  // of options_.gateway_token
+  const std::string gateway_secret_hash_;  // of options_.gateway_secret
   mutable std::atomic<int64_t> next_reload_ns_{0};
 };
 

@@ -52,7 +52,7 @@ class AuthorizerTest : public ::testing::Test {
     store_ = *std::move(store);
     // The gateway's secret (the certificate name it vouches for is above).
     Authorizer::Options options;
-    options.gateway_token = kGatewayToken;
+    options.gateway_secret = kGatewaySecret;
     authorizer_ = std::make_unique<Authorizer>(store_.get(), &clock_, options);
     service_ = std::make_unique<AuthServiceImpl>(authorizer_.get());
     std::string address;
@@ -65,19 +65,22 @@ class AuthorizerTest : public ::testing::Test {
     if (server_) server_->Shutdown();
   }
 
-  // `certificate_cn`, if not empty, is sent as the gateway sends the name
-  // of a verified HTTPS client certificate.
+  // `certificate_cn` and `gateway`, if not empty, are sent as the HTTP
+  // gateway sends the name of a verified HTTPS client certificate and its
+  // secret.
   grpc::Status WhoAmI(const std::string& authorization, v1::WhoAmIResponse* out,
-                      const std::string& certificate_cn = "") {
+                      const std::string& certificate_cn = "",
+                      const std::string& gateway = "") {
     grpc::ClientContext ctx;
     if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
     if (!certificate_cn.empty()) {
       ctx.AddMetadata("x-frontdoor-certificate-cn", certificate_cn);
     }
+    if (!gateway.empty()) ctx.AddMetadata("x-frontdoor-gateway", gateway);
     return stub_->WhoAmI(&ctx, v1::WhoAmIRequest(), out);
   }
 
-  static constexpr char kGatewayToken[] = "fd_gateway_secret_for_this_test";
+  static constexpr char kGatewaySecret[] = "fd_gateway_secret_for_this_test";
 
   frontdoor::testing::TempDir dir_;
   frontdoor::testing::TestIdentities ids_;
@@ -132,30 +135,32 @@ TEST_F(AuthorizerTest, MissingMalformedWrongAndExpiredTokensAreRefused) {
   EXPECT_THAT(st.error_message(), HasSubstr("expired"));
 }
 
-// Only the gateway's secret makes the certificate name count; with any
-// other token, or none, the name is ignored.
+// Only the gateway's secret makes a certificate name count; a token, when
+// there is one, says who is calling; without the secret the name is ignored.
 TEST_F(AuthorizerTest, OnlyTheGatewaySecretVouchesForACertificateName) {
+  const std::string cn = "gp-system.example.nhs.uk";
   v1::WhoAmIResponse me;
-  grpc::Status st = WhoAmI(std::string("Bearer ") + kGatewayToken, &me,
-                           "gp-system.example.nhs.uk");
+  grpc::Status st = WhoAmI("", &me, cn, kGatewaySecret);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(me.principal(), "gp-system");
   EXPECT_EQ(me.authenticated_by(), "certificate");
 
-  // Someone else's token with the header: the token's identity, not the name's.
-  ASSERT_TRUE(WhoAmI("Bearer " + ids_.token(v1::ROLE_REFERRER), &me,
-                     "gp-system.example.nhs.uk")
-                  .ok());
+  const std::string referrer = "Bearer " + ids_.token(v1::ROLE_REFERRER);
+  ASSERT_TRUE(WhoAmI(referrer, &me, cn, kGatewaySecret).ok());
   EXPECT_EQ(me.principal(), "test-referrer");
-  // The header alone is no credential.
-  EXPECT_EQ(WhoAmI("", &me, "gp-system.example.nhs.uk").error_code(),
+  ASSERT_TRUE(WhoAmI(referrer, &me, cn).ok());
+  EXPECT_EQ(me.principal(), "test-referrer");
+
+  // The name without the secret, or with a wrong one, is no credential.
+  EXPECT_EQ(WhoAmI("", &me, cn).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(WhoAmI("", &me, cn, "guess").error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   // The secret with an unregistered name, or with none.
-  st = WhoAmI(std::string("Bearer ") + kGatewayToken, &me,
-              "stranger.example.org");
+  st = WhoAmI("", &me, "stranger.example.org", kGatewaySecret);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(st.error_message(), HasSubstr("certificate"));
-  EXPECT_EQ(WhoAmI(std::string("Bearer ") + kGatewayToken, &me).error_code(),
+  EXPECT_EQ(WhoAmI("", &me, "", kGatewaySecret).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
 }
 

@@ -611,8 +611,7 @@ absl::Status HttpGateway::Call(const MethodDescriptor& method,
     }
     ctx.AddMetadata("authorization", auth);
   } else if (std::optional<std::string> cn = VerifiedCertificateName(req);
-             cn && !options_.certificate_token.empty()) {
-    ctx.AddMetadata("authorization", "Bearer " + options_.certificate_token);
+             cn && !options_.gateway_secret.empty()) {
     ctx.AddMetadata("x-frontdoor-certificate-cn", *cn);
   }
   if (const std::string& reason = req.get_header_value("X-Frontdoor-Reason");
@@ -620,7 +619,9 @@ absl::Status HttpGateway::Call(const MethodDescriptor& method,
     ctx.AddMetadata("x-frontdoor-reason", reason);
   }
   ctx.AddMetadata("x-request-id", std::string(request_id));
-  ctx.AddMetadata("x-frontdoor-channel", "http");
+  if (!options_.gateway_secret.empty()) {
+    ctx.AddMetadata("x-frontdoor-gateway", options_.gateway_secret);
+  }
   if (IsMetadataValue(req.remote_addr))
     ctx.AddMetadata("x-forwarded-for", req.remote_addr);
 

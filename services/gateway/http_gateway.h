@@ -40,12 +40,12 @@ struct HttpGatewayOptions {
   // ("frontdoor.v1.ReferralService"); the generic route answers 404 for
   // any other. Empty: every service of package frontdoor.v1.
   std::vector<std::string> services;
-  // The server's gateway secret (auth::Authorizer::Options::gateway_token),
-  // or empty. With it, an HTTPS request without an Authorization header
-  // whose client certificate the handshake verified is forwarded as that
-  // certificate: the secret as its bearer token and the certificate's
-  // common name in "x-frontdoor-certificate-cn".
-  std::string certificate_token;
+  // The server's gateway secret (auth::Authorizer::Options::gateway_secret),
+  // or empty: sent with every call as "x-frontdoor-gateway". With it, an
+  // HTTPS request without an Authorization header whose client certificate
+  // the handshake verified is forwarded with the certificate's common name
+  // in "x-frontdoor-certificate-cn".
+  std::string gateway_secret;
 };
 
 // Translates HTTP/JSON requests into unary gRPC calls and their results back
@@ -53,7 +53,7 @@ struct HttpGatewayOptions {
 //
 // The caller's Authorization header goes with the call as "authorization"
 // metadata, verbatim; without one, a verified HTTPS client certificate
-// stands for the caller (HttpGatewayOptions::certificate_token). The gateway
+// stands for the caller (HttpGatewayOptions::gateway_secret). The gateway
 // adds no credentials of its own, so the channel must not either (no
 // token-adding interceptors). X-Request-Id is
 // forwarded (or made up) and echoed on every response. Errors are

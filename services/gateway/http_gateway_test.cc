@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "frontdoor/v1/audit.pb.h"
 #include "frontdoor/v1/auth.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
 #include "frontdoor/v1/referral_service.pb.h"
@@ -21,11 +22,11 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "services/auth/test_identities.h"
+#include "services/auth/test_pki.h"
 #include "services/common/reference.h"
 #include "services/common/temp_dir.h"
 #include "services/common/test_util.h"
 #include "services/server/server.h"
-#include "services/auth/test_pki.h"
 
 namespace frontdoor::gateway {
 namespace {
@@ -215,6 +216,23 @@ TEST_F(HttpGatewayTest, SubmitThenGetById) {
   const auto events = ParseJson<v1::ListReferralEventsResponse>(res->body);
   ASSERT_GE(events.events_size(), 1);
   EXPECT_EQ(events.events(0).type(), v1::EVENT_TYPE_SUBMITTED);
+}
+
+// The audit trail records calls that came in over HTTP as such (the
+// gateway's secret says so; a gRPC caller cannot).
+TEST_F(HttpGatewayTest, HttpCallsAreAuditedAsHttp) {
+  const v1::ReferralRecord rec = Submit("gw-audit-channel");
+  ASSERT_THAT(rec.id(), Not(IsEmpty()));
+  httplib::Result res = Post(
+      "/api/v1/rpc/frontdoor.v1.AuditService/Query",
+      absl::StrCat("{\"referralId\":\"", rec.id(), "\"}"), v1::ROLE_AUDITOR);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto trail = ParseJson<v1::QueryAuditResponse>(res->body);
+  ASSERT_GE(trail.entries_size(), 1);
+  for (const v1::AuditEntry& e : trail.entries()) {
+    EXPECT_EQ(e.channel(), "http") << e.ShortDebugString();
+  }
 }
 
 TEST_F(HttpGatewayTest, ListReferralsTakesQueryParametersByEitherName) {
@@ -594,7 +612,9 @@ class HttpGatewayForwardingTest : public ::testing::Test {
 };
 
 TEST_F(HttpGatewayForwardingTest, SendsTheCallersHeadersAndNothingElse) {
-  Serve(InProcess(), HttpGatewayOptions());
+  HttpGatewayOptions options;
+  options.gateway_secret = "s3cret";
+  Serve(InProcess(), options);
   httplib::Result res =
       Get("/api/v1/whoami", {{"Authorization", "Bearer abc.def"},
                              {"X-Request-Id", "trace-7"},
@@ -607,7 +627,8 @@ TEST_F(HttpGatewayForwardingTest, SendsTheCallersHeadersAndNothingElse) {
   EXPECT_THAT(metadata.allowed_methods(),
               Contains("authorization=Bearer abc.def"));
   EXPECT_THAT(metadata.allowed_methods(), Contains("x-request-id=trace-7"));
-  EXPECT_THAT(metadata.allowed_methods(), Contains("x-frontdoor-channel=http"));
+  EXPECT_THAT(metadata.allowed_methods(),
+              Contains("x-frontdoor-gateway=s3cret"));
   EXPECT_THAT(metadata.allowed_methods(),
               Contains("x-frontdoor-reason=callback"));
   // The address the connection came from, not what the caller claims.

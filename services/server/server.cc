@@ -219,7 +219,7 @@ struct FrontdoorServer::State {
   std::unique_ptr<auth::Authorizer> authorizer;
   std::unique_ptr<auth::AuthServiceImpl> auth_service;
   std::string service_token;  // sent when this process's roles call others
-  std::string gateway_token;  // auth::Authorizer::Options::gateway_token
+  std::string gateway_secret;  // auth::Authorizer::Options::gateway_secret
   // Of the channels to roles in other processes (options.remote_tls).
   std::shared_ptr<grpc::ChannelCredentials> remote_credentials;
   std::unique_ptr<RuleSetWiring> rule_sets;  // with the triage role
@@ -368,13 +368,13 @@ struct FrontdoorServer::State {
       self.set_token_sha256(hash);
       if (absl::Status s = identities->AddInMemory(self); !s.ok()) return s;
     }
-    // The HTTP gateway's secret: it forwards HTTPS callers who identify by
-    // client certificate alone; never leaves this process.
+    // The HTTP gateway's secret: marks its calls as coming over HTTP, and
+    // vouches for HTTPS client certificates; never leaves this process.
     absl::StatusOr<auth::NewToken> gateway = auth::GenerateToken();
     if (!gateway.ok()) return gateway.status();
-    gateway_token = gateway->token;
+    gateway_secret = gateway->token;
     auth::Authorizer::Options authorizer_options;
-    authorizer_options.gateway_token = gateway_token;
+    authorizer_options.gateway_secret = gateway_secret;
     authorizer = std::make_unique<auth::Authorizer>(identities.get(), clock,
                                                     authorizer_options);
     auth_service = std::make_unique<auth::AuthServiceImpl>(authorizer.get());
@@ -539,7 +539,7 @@ struct FrontdoorServer::State {
     // so the channel is made on first use.
     gateway::HttpGatewayOptions gateway_options;
     gateway_options.services = service_names;
-    gateway_options.certificate_token = gateway_token;
+    gateway_options.gateway_secret = gateway_secret;
     gateway = std::make_unique<gateway::HttpGateway>(
         [this]() -> std::shared_ptr<grpc::Channel> {
           absl::MutexLock lock(&server_mu);

@@ -594,7 +594,10 @@ TEST_F(ReferralFlowTest, EveryPatientDataCallIsAudited) {
   v1::ListReferralEventsRequest events;
   events.set_id(id);
   v1::ListReferralEventsResponse evs;
+  // A gRPC caller cannot pass itself off as the HTTP gateway.
   ASSERT_TRUE(call("rq-events", [&](grpc::ClientContext* c) {
+                c->AddMetadata("x-frontdoor-channel", "http");
+                c->AddMetadata("x-frontdoor-gateway", "a-guess");
                 return referrals_->ListReferralEvents(c, events, &evs);
               }).ok());
   v1::ListReferralsRequest list;
