@@ -86,7 +86,6 @@ class Authorizer {
   IdentityStore* const identities_;
   Clock* const clock_;
   const Options options_;
-  const std::string gateway_secret_hash_;  // of options_.gateway_secret
   mutable std::atomic<int64_t> next_reload_ns_{0};
 };
 

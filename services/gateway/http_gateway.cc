@@ -610,9 +610,10 @@ absl::Status HttpGateway::Call(const MethodDescriptor& method,
           "the Authorization header must be 'Bearer <token>'");
     }
     ctx.AddMetadata("authorization", auth);
-  } else if (std::optional<std::string> cn = VerifiedCertificateName(req);
-             cn && !options_.gateway_secret.empty()) {
-    ctx.AddMetadata("x-frontdoor-certificate-cn", *cn);
+  } else if (!options_.gateway_secret.empty()) {
+    if (std::optional<std::string> cn = VerifiedCertificateName(req); cn) {
+      ctx.AddMetadata("x-frontdoor-certificate-cn", *cn);
+    }
   }
   if (const std::string& reason = req.get_header_value("X-Frontdoor-Reason");
       !reason.empty() && IsMetadataValue(reason)) {
