@@ -71,25 +71,36 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const ClientTlsFiles& files) {
+  const std::string& flag = files.flag_prefix;
   if (files.ca_file.empty()) {
     if (!files.cert_file.empty() || !files.key_file.empty()) {
-      return absl::InvalidArgumentError(
-          "a client certificate needs --tls_ca (the server's CA) too");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a client certificate needs ", flag, "ca (the server's CA) too"));
     }
     return grpc::InsecureChannelCredentials();
   }
-  grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadSmallFile(files.ca_file);
-  if (!ca.ok()) return ca.status();
-  ssl.pem_root_certs = *std::move(ca);
   if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::InvalidArgumentError(
-        "--tls_cert and --tls_key go together");
+        absl::StrCat(flag, "cert and ", flag, "key go together"));
   }
+  // The PEM file named by flag+`name`.
+  auto read = [&flag](absl::string_view name,
+                      const std::string& path) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> pem = ReadSmallFile(path);
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat(flag, name, ": ", pem.status().message()));
+    }
+    return pem;
+  };
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = read("ca", files.ca_file);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *std::move(ca);
   if (!files.cert_file.empty()) {
-    absl::StatusOr<std::string> cert = ReadSmallFile(files.cert_file);
+    absl::StatusOr<std::string> cert = read("cert", files.cert_file);
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadSmallFile(files.key_file);
+    absl::StatusOr<std::string> key = read("key", files.key_file);
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *std::move(cert);
     ssl.pem_private_key = *std::move(key);

@@ -33,9 +33,13 @@ struct ClientTlsFiles {
   std::string ca_file;    // roots to verify the server; required for TLS
   std::string cert_file;  // client certificate (mTLS), with key_file
   std::string key_file;
+  // How the flags that name these files start, for error messages
+  // ("--tls_" names --tls_ca, --tls_cert and --tls_key).
+  std::string flag_prefix = "--tls_";
 };
 // Insecure credentials when `files.ca_file` is empty; otherwise TLS (with a
-// client certificate when cert and key are given). Errors name the file.
+// client certificate when cert and key are given). Errors name the flag and
+// the file.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
     const ClientTlsFiles& files);
 

@@ -226,6 +226,7 @@ TEST_F(GrpcTlsTest, AnUnreadableRemoteCaStopsTheStart) {
   o.remote_tls = TlsFiles("client", "");  // a certificate without a CA
   front = FrontdoorServer::Start(o);
   EXPECT_EQ(front.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(front.status().message(), HasSubstr("--remote_tls_ca"));
 }
 
 }  // namespace

@@ -325,14 +325,11 @@ struct FrontdoorServer::State {
 
   // The credentials of Remote(): TLS when options.remote_tls names a CA.
   absl::Status OpenRemoteCredentials() {
+    auth::ClientTlsFiles files = options.remote_tls;
+    files.flag_prefix = "--remote_tls_";
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
-        auth::ClientCredentials(options.remote_tls);
-    if (!creds.ok()) {
-      return absl::Status(
-          creds.status().code(),
-          absl::StrCat("--remote_tls_ca/--remote_tls_cert/--remote_tls_key: ",
-                       creds.status().message()));
-    }
+        auth::ClientCredentials(files);
+    if (!creds.ok()) return creds.status();
     remote_credentials = *std::move(creds);
     return absl::OkStatus();
   }
