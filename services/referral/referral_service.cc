@@ -488,14 +488,15 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
     reactor->Finish(ToGrpcStatus(stored.status()));
     return reactor;
   }
+  auto unparsable = [&] {
+    reactor->Finish(ToGrpcStatus(absl::DataLossError(
+        absl::StrCat("referral ", *id, ": the stored record does not parse"))));
+    return reactor;
+  };
   std::optional<internal::ReferralRecordView> view;
   if (stored->has_value()) {
     view.emplace();
-    if (!view->ParseFromString(**stored)) {
-      reactor->Finish(ToGrpcStatus(absl::DataLossError(absl::StrCat(
-          "referral ", *id, ": the stored record does not parse"))));
-      return reactor;
-    }
+    if (!view->ParseFromString(**stored)) return unparsable();
   }
   if (absl::Status st =
           CheckOwner(*who, *id, view ? &view->submitted_by() : nullptr);
@@ -519,11 +520,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
   } else {
     // Brought up to date for this caller, as every other read does.
     v1::ReferralRecord record;
-    if (!record.ParseFromString(**stored)) {
-      reactor->Finish(ToGrpcStatus(absl::DataLossError(absl::StrCat(
-          "referral ", *id, ": the stored record does not parse"))));
-      return reactor;
-    }
+    if (!record.ParseFromString(**stored)) return unparsable();
     UpdateSla(now, &record);
     ScrubForCaller(*who, &record);
     bool own_buffer;
