@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 
 namespace frontdoor {
 namespace {
@@ -45,6 +46,21 @@ std::string FormatReference(uint64_t value) {
   char check = kSymbols[value % 37];
   return absl::StrCat(chars.substr(0, 4), "-", chars.substr(4, 4), "-", chars.substr(8, 2),
                       std::string(1, check));
+}
+
+std::string TimeOrderedReference(absl::Time received, uint64_t random) {
+  constexpr int kRandomBits = 25;
+  constexpr uint64_t kMinuteMask =
+      (uint64_t{1} << (5 * kDataChars - kRandomBits)) - 1;
+  static const absl::Time kEpoch =
+      absl::FromCivil(absl::CivilMinute(2024, 1, 1, 0, 0), absl::UTCTimeZone());
+  const int64_t minutes =
+      absl::ToInt64Minutes(absl::Floor(received - kEpoch, absl::Minutes(1)));
+  // Before the epoch (a clock far wrong) counts as minute 0.
+  const uint64_t minute =
+      minutes < 0 ? 0 : static_cast<uint64_t>(minutes) & kMinuteMask;
+  return FormatReference(minute << kRandomBits |
+                         (random & ((uint64_t{1} << kRandomBits) - 1)));
 }
 
 absl::StatusOr<std::string> CanonicalReference(absl::string_view text) {

@@ -3,6 +3,8 @@
 #include <random>
 #include <set>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace frontdoor {
@@ -67,6 +69,49 @@ TEST(Reference, DetectsAdjacentTranspositions) {
       EXPECT_FALSE(CanonicalReference(bad).ok()) << compact << " -> " << bad;
     }
   }
+}
+
+// The store keys referrals by reference: a later minute must sort after
+// every reference of an earlier one, whatever their random halves.
+TEST(Reference, LaterMinutesSortLater) {
+  const absl::Time t0 = absl::FromCivil(
+      absl::CivilSecond(2026, 11, 24, 9, 30, 59), absl::UTCTimeZone());
+  const std::string latest_of_minute = TimeOrderedReference(t0, ~uint64_t{0});
+  const std::string earliest_of_next =
+      TimeOrderedReference(t0 + absl::Seconds(1), 0);
+  EXPECT_LT(latest_of_minute, earliest_of_next);
+  EXPECT_LT(TimeOrderedReference(t0 - absl::Hours(24 * 365), ~uint64_t{0}),
+            TimeOrderedReference(t0, 0));
+  std::mt19937_64 rng(7);
+  std::string previous;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string r =
+        TimeOrderedReference(t0 + absl::Seconds(61 * i), rng());
+    EXPECT_TRUE(CanonicalReference(r).ok()) << r;
+    EXPECT_LT(previous, r) << "step " << i;
+    previous = r;
+  }
+}
+
+// Within a minute references differ by their random half only: every one
+// of a thousand draws is distinct, and the time alone does not give them.
+TEST(Reference, AMinutesReferencesDifferByTheirRandomHalf) {
+  const absl::Time t = absl::FromCivil(
+      absl::CivilSecond(2026, 11, 24, 9, 30, 0), absl::UTCTimeZone());
+  std::mt19937_64 rng(11);
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    seen.insert(TimeOrderedReference(t + absl::Milliseconds(59 * i), rng()));
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  // The same minute and random bits give the same reference; bits above
+  // the 25 random ones are ignored.
+  EXPECT_EQ(
+      TimeOrderedReference(t, 12345),
+      TimeOrderedReference(t + absl::Seconds(59), (uint64_t{1} << 25) | 12345));
+  EXPECT_NE(TimeOrderedReference(t, 12345), TimeOrderedReference(t, 12346));
+  // A clock before the epoch is minute 0, not a wrapped-around future.
+  EXPECT_EQ(TimeOrderedReference(absl::UnixEpoch(), 5), FormatReference(5));
 }
 
 TEST(Reference, DocumentedExampleIsValid) {

@@ -91,14 +91,17 @@ v1::ReferralEvent MarkTriaged(absl::Time now, v1::ReferralRecord* rec) {
   return e;
 }
 
-std::string NewId() {
-  thread_local absl::BitGen gen;
-  return FormatReference(absl::Uniform<uint64_t>(gen));
-}
-
 }  // namespace
 
 // --- construction -------------------------------------------------------------
+
+std::string ReferralServiceImpl::NewReference(absl::Time now) const {
+  if (options_.reference_random) {
+    return TimeOrderedReference(now, options_.reference_random());
+  }
+  thread_local absl::BitGen gen;
+  return TimeOrderedReference(now, absl::Uniform<uint64_t>(gen));
+}
 
 ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
                                          std::unique_ptr<TriageClient> triage,
@@ -284,7 +287,7 @@ struct ReferralServiceImpl::SubmitCall {
 
   // Everything about the new record that needs no read of the store.
   void Build() {
-    rec.set_id(NewId());
+    rec.set_id(svc->NewReference(now));
     *rec.mutable_received_at() = rec.referral().received_at();
     *rec.mutable_updated_at() = ToProtoTime(now);
     rec.set_request_id(req->request_id());
@@ -338,13 +341,14 @@ struct ReferralServiceImpl::SubmitCall {
       txn.AppendAudit(AuditOf(who, "SubmitReferral", "", &resp->record(), absl::StatusCode::kOk));
       return absl::OkStatus();
     }
-    // A reference not in use (a clash of 64 random bits is not expected).
+    // A reference not in use: 25 random bits a minute (TimeOrderedReference)
+    // can clash when thousands arrive in one minute.
     for (int attempt = 0;; ++attempt) {
       auto existing = txn.GetReferral(rec.id());
       if (!existing.ok()) return existing.status();
       if (!existing->has_value()) break;
       if (attempt > 8) return absl::InternalError("could not allocate a reference");
-      rec.set_id(NewId());
+      rec.set_id(svc->NewReference(now));
       for (v1::ReferralEvent& e : events) e.set_referral_id(rec.id());
     }
 
@@ -448,15 +452,30 @@ namespace {
 
 // Whether the stored record, read as `view`, is already exactly what `who`
 // is to be shown at `now`: nothing to remove for them (ScrubForCaller) and
-// its SLA state still the one UpdateSla gives.
+// its SLA state still the one UpdateSla gives. Only the fields UpdateSla
+// reads are copied: the view also carries the rest of the record, unparsed.
 bool StoredRecordIsCurrent(const auth::Principal& who,
-                           internal::ReferralRecordView view, absl::Time now) {
+                           const internal::ReferralRecordView& view,
+                           absl::Time now) {
   if (auth::SeesOnlyOwnReferrals(who.role) && view.linked_referrals_size() > 0)
     return false;
-  view.DiscardUnknownFields();
-  const std::string stored = view.SerializeAsString();
-  UpdateSla(now, &view);
-  return view.SerializeAsString() == stored;
+  internal::ReferralRecordView sla;
+  sla.set_status(view.status());
+  if (view.has_received_at()) *sla.mutable_received_at() = view.received_at();
+  if (view.has_due_at()) *sla.mutable_due_at() = view.due_at();
+  if (view.has_responded_at())
+    *sla.mutable_responded_at() = view.responded_at();
+  sla.set_sla(view.sla());
+  if (view.has_next_sla_check())
+    *sla.mutable_next_sla_check() = view.next_sla_check();
+  UpdateSla(now, &sla);
+  const auto same = [](const google::protobuf::Timestamp& a,
+                       const google::protobuf::Timestamp& b) {
+    return a.seconds() == b.seconds() && a.nanos() == b.nanos();
+  };
+  return sla.sla() == view.sla() &&
+         sla.has_next_sla_check() == view.has_next_sla_check() &&
+         same(sla.next_sla_check(), view.next_sla_check());
 }
 
 }  // namespace
@@ -514,7 +533,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
   const absl::Time now = clock_->Now();
   v1::AuditEntry audit =
       AuditEntryAbout(*who, "GetReferral", *id, &*view, absl::StatusCode::kOk);
-  if (StoredRecordIsCurrent(*who, *std::move(view), now)) {
+  if (StoredRecordIsCurrent(*who, *view, now)) {
     grpc::Slice slice((*stored)->data(), (*stored)->size());
     *response = grpc::ByteBuffer(&slice, 1);
   } else {

@@ -58,6 +58,10 @@ class ReferralServiceImpl final
     absl::Duration duplicate_window = absl::Hours(24);
     // How often the background sweeper runs (SLA states, awaiting triage).
     absl::Duration sweep_interval = absl::Seconds(5);
+    // The random half of each new reference (TimeOrderedReference keeps
+    // its low 25 bits); unset, a random generator. Called from any thread.
+    // Tests set it to make references clash.
+    std::function<uint64_t()> reference_random;
   };
 
   ReferralServiceImpl(storage::ReferralStore* store, std::unique_ptr<TriageClient> triage,
@@ -107,6 +111,8 @@ class ReferralServiceImpl final
   friend struct SubmitCall;
   friend struct ChangeCall;
 
+  // A reference for a referral received at `now`, not yet checked for use.
+  std::string NewReference(absl::Time now) const;
   // Starts a change to the referral `id` (a reference in any spelling);
   // null when `id` is malformed, in which case the call is finished.
   ChangeCall* StartChange(grpc::ServerUnaryReactor* reactor, const std::string& id,

@@ -59,6 +59,13 @@ constexpr char kServingMetric[] = "frontdoor_serving";
 // Deadline of each call to a triage or directory role in another process.
 constexpr absl::Duration kPeerCallDeadline = absl::Seconds(2);
 
+referral::ReferralServiceImpl::Options ReferralOptions(
+    const ServerOptions& options) {
+  referral::ReferralServiceImpl::Options o;
+  o.reference_random = options.reference_random;
+  return o;
+}
+
 // Retries for calls to another role's server: only UNAVAILABLE (the call
 // was not processed), at most 3 attempts. Each caller sets its own deadline.
 constexpr char kRemoteServiceConfig[] = R"json({
@@ -729,8 +736,7 @@ absl::StatusOr<std::unique_ptr<FrontdoorServer>> FrontdoorServer::Start(
   if (options.roles.referral) {
     st.referral_service = std::make_unique<referral::ReferralServiceImpl>(
         st.store.get(), st.TriageClient(), st.DirectoryClient(), st.clock,
-        &st.metrics, st.authorizer.get(),
-        referral::ReferralServiceImpl::Options());
+        &st.metrics, st.authorizer.get(), ReferralOptions(options));
     st.service_names.push_back(v1::ReferralService::service_full_name());
     // The audit trail records the referral role's reads and writes.
     st.audit_service =

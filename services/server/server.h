@@ -6,6 +6,7 @@
 #ifndef FRONTDOOR_SERVICES_SERVER_SERVER_H_
 #define FRONTDOOR_SERVICES_SERVER_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -103,6 +104,9 @@ struct ServerOptions {
   int max_receive_message_bytes = 4 << 20;
   // Source of time for the services; null means the real clock. Not owned.
   Clock* clock = nullptr;
+  // The random half of new references; unset, a random generator (see
+  // ReferralServiceImpl::Options). Tests set it to make references clash.
+  std::function<uint64_t()> reference_random;
   // The Env of the store's files; null means rocksdb::Env::Default(). Tests
   // pass a fault-injecting Env. Not owned; must outlive the server.
   rocksdb::Env* store_env = nullptr;

@@ -2,11 +2,13 @@
 // (all roles, real RocksDB in a temporary directory, real gRPC on a loopback
 // port) driven through its public API.
 
+#include <deque>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "frontdoor/v1/audit.grpc.pb.h"
 #include "frontdoor/v1/directory_service.grpc.pb.h"
@@ -786,6 +788,114 @@ TEST(ReferralNeverLost, AwaitingTriageUntilTriageReturns) {
   EXPECT_EQ(got.pathway(), v1::PATHWAY_ACUTE) << got.decision().decisive_row();
   EXPECT_EQ(got.urgency(), v1::URGENCY_IMMEDIATE);
   (*triage)->Shutdown();
+  (*s)->Shutdown();
+}
+
+// References are 25 random bits a minute (TimeOrderedReference), so two
+// referrals in one busy minute can draw the same one. The second is given
+// a new one inside its write; the first, its events and its audit are
+// untouched. If no free reference can be found the submission fails and
+// nothing of it is stored, so it can be sent again.
+TEST(ReferralReferences,
+     AClashingReferenceIsDrawnAgainAndNothingIsOverwritten) {
+  TempDir dir;
+  FakeClock clock(kStart);
+  absl::Mutex mu;
+  std::deque<uint64_t> draws;  // then 1000, 1001, ... once these run out
+  uint64_t next = 1000;
+  server::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.http_listen = "";
+  options.data_dir = (fs::path(dir.path()) / "data").string();
+  options.clock = &clock;
+  options.tokens_file = Ids().file();
+  options.reference_random = [&]() -> uint64_t {
+    absl::MutexLock lock(&mu);
+    if (draws.empty()) return next++;
+    uint64_t v = draws.front();
+    draws.pop_front();
+    return v;
+  };
+  auto s = server::FrontdoorServer::Start(options);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto stub = v1::ReferralService::NewStub(
+      Ids().Channel((*s)->grpc_address(), v1::ROLE_CLINICIAN));
+  auto submit = [&](const std::string& request_id,
+                    v1::PresentingProblem problem,
+                    v1::SubmitReferralResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::SubmitReferralRequest req;
+    req.set_request_id(request_id);
+    v1::Referral r;
+    r.mutable_patient()->set_nhs_number("9434765919");
+    r.mutable_referrer()->set_type(v1::REFERRER_TYPE_GP);
+    r.set_problem(problem);
+    *req.mutable_referral() = r;
+    return stub->SubmitReferral(&ctx, req, resp);
+  };
+  const std::string first_ref = TimeOrderedReference(kStart, 7);
+  {
+    absl::MutexLock lock(&mu);
+    draws = {7};
+  }
+  v1::SubmitReferralResponse first;
+  ASSERT_TRUE(submit("first", v1::PRESENTING_PROBLEM_FALL, &first).ok());
+  ASSERT_EQ(first.record().id(), first_ref);
+
+  // The second draws 7 (taken) three times, then 9.
+  {
+    absl::MutexLock lock(&mu);
+    draws = {7, 7, 7, 9};
+  }
+  v1::SubmitReferralResponse second;
+  ASSERT_TRUE(
+      submit("second", v1::PRESENTING_PROBLEM_CHEST_PAIN, &second).ok());
+  EXPECT_EQ(second.record().id(), TimeOrderedReference(kStart, 9));
+
+  auto get = [&](const std::string& id, v1::ReferralRecord* out) {
+    grpc::ClientContext ctx;
+    v1::GetReferralRequest req;
+    req.set_id(id);
+    return stub->GetReferral(&ctx, req, out);
+  };
+  auto events_of = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::ListReferralEventsRequest req;
+    req.set_id(id);
+    v1::ListReferralEventsResponse resp;
+    EXPECT_TRUE(stub->ListReferralEvents(&ctx, req, &resp).ok());
+    return resp;
+  };
+  v1::ReferralRecord got;
+  ASSERT_TRUE(get(first_ref, &got).ok());
+  EXPECT_EQ(got.request_id(), "first");
+  EXPECT_EQ(got.referral().problem(), v1::PRESENTING_PROBLEM_FALL);
+  for (const v1::ReferralRecord& rec : {first.record(), second.record()}) {
+    v1::ListReferralEventsResponse ev = events_of(rec.id());
+    ASSERT_GE(ev.events_size(), 2) << rec.id();
+    for (const auto& e : ev.events()) EXPECT_EQ(e.referral_id(), rec.id());
+  }
+
+  // Every draw clashes: the submission fails, stores nothing, and the
+  // same request goes through once references are free again.
+  {
+    absl::MutexLock lock(&mu);
+    draws.assign(20, 7);
+  }
+  v1::SubmitReferralResponse third;
+  grpc::Status failed =
+      submit("third", v1::PRESENTING_PROBLEM_DIABETES, &third);
+  EXPECT_EQ(failed.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(failed.error_message(), HasSubstr("reference"));
+  {
+    absl::MutexLock lock(&mu);
+    draws.clear();
+  }
+  ASSERT_TRUE(get(first_ref, &got).ok());
+  EXPECT_EQ(got.request_id(), "first");
+  ASSERT_TRUE(submit("third", v1::PRESENTING_PROBLEM_DIABETES, &third).ok());
+  EXPECT_FALSE(third.replayed());
+  EXPECT_NE(third.record().id(), first_ref);
   (*s)->Shutdown();
 }
 

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -47,9 +48,9 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "openssl/sha.h"
 #include "services/common/proto_time.h"
+#include "services/common/records.h"
 #include "services/common/reference.h"
 #include "services/directory/directory.h"
-#include "services/common/records.h"
 #include "services/referral/lifecycle.h"
 #include "services/referral/validation.h"
 #include "services/triage/engine/loader.h"
@@ -160,6 +161,7 @@ int Main() {
   const absl::Duration span = absl::Hours(24) * absl::GetFlag(FLAGS_days);
   const absl::Duration active = absl::Hours(24) * absl::GetFlag(FLAGS_active_days);
   std::mt19937_64 ids(absl::GetFlag(FLAGS_seed));
+  absl::flat_hash_set<std::string> used_ids;
 
   absl::Mutex mu;
   int64_t in_flight = 0;
@@ -206,7 +208,13 @@ int Main() {
         referral::SubmissionFingerprint(submitted, "frontdoor-fill");
 
     v1::ReferralRecord& rec = item->record;
-    rec.set_id(FormatReference(ids()));
+    // As the service makes them, so the store's key order is a real one;
+    // a reference already drawn is drawn again, as the service does.
+    std::string id;
+    do {
+      id = TimeOrderedReference(received, ids());
+    } while (!used_ids.insert(id).second);
+    rec.set_id(std::move(id));
     item->idempotency.referral_id = rec.id();
     *rec.mutable_referral() = std::move(r);
     *rec.mutable_received_at() = rec.referral().received_at();
