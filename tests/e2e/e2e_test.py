@@ -561,9 +561,11 @@ def run(server_bin, cli, work):
                                  env=cli_env)
             print("      frontdoor submit: " + (out.stdout.strip().splitlines() or [""])[0])
             check(out.returncode == 0, f"frontdoor submit: exit 0 ({out.stderr.strip()[:200]})")
-            # Shown for reading out, e.g. "MCK1 - N1A5 - 8VJ".
+            # Shown for reading out, e.g. "MCK1 - N1A5 - 8VJ"; the last
+            # character is the check symbol, which may be one of *~$=.
             refs = ["-".join(m) for m in re.findall(
-                r"\b([0-9A-Z]{4}) ?- ?([0-9A-Z]{4}) ?- ?([0-9A-Z]{3})\b", out.stdout)]
+                r"\b([0-9A-Z]{4}) ?- ?([0-9A-Z]{4}) ?- ?([0-9A-Z]{2}[0-9A-Z*~$=])(?![0-9A-Z*~$=])",
+                out.stdout)]
             check(refs != [], "frontdoor submit prints the reference")
             g3 = get(GetReq(id=refs[0]), timeout=10)
             check(g3.id == refs[0], "the CLI's referral is stored")
