@@ -130,7 +130,13 @@ constexpr uint64_t kSchemaVersion = 1;
 // kTotalWriteBuffers; the block cache (options.block_cache_bytes) holds data,
 // index and filter blocks of every column family.
 constexpr size_t kWriteBufferBytes = 32 << 20;
-constexpr int kMaxWriteBuffers = 2;
+// Memtables a column family may hold before RocksDB stops all writes until
+// a flush finishes. When the WAL reaches kMaxTotalWalBytes every column
+// family is flushed at once, behind one flush thread at the lowest CPU
+// priority; with 2, sustained submissions stopped the writer 60-70 times a
+// minute, and every caller waited (docs/benchmarks.md). Memtables waiting
+// for their flush are extra to kTotalWriteBuffers.
+constexpr int kMaxWriteBuffers = 4;
 constexpr size_t kTotalWriteBuffers = 64 << 20;
 // Bounds the WAL kept for column families that rarely fill a memtable (meta,
 // capacity), and so the replay after a crash.
