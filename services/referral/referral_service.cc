@@ -115,6 +115,7 @@ ReferralServiceImpl::ReferralServiceImpl(storage::ReferralStore* store,
       metrics_(metrics),
       authorizer_(authorizer),
       options_(options) {
+  SetMessageAllocatorFor_SubmitReferral(&submit_allocator_);
   if (metrics_ != nullptr) {
     metrics_->Declare("frontdoor_referrals_submitted_total", Metrics::Type::kCounter,
                       "Referrals stored, by pathway and status at submission",

@@ -13,6 +13,7 @@
 #include "frontdoor/internal/record_view.pb.h"
 #include "frontdoor/v1/referral_service.grpc.pb.h"
 #include "services/auth/authorizer.h"
+#include "services/common/arena_allocator.h"
 #include "services/common/clock.h"
 #include "services/common/metrics.h"
 #include "services/referral/peers.h"
@@ -155,6 +156,9 @@ class ReferralServiceImpl final
   const auth::Authorizer* const authorizer_;
   const Options options_;
   WorklistHub hub_;
+  // SubmitReferral's request and response live on one arena per call.
+  ArenaMessageAllocator<v1::SubmitReferralRequest, v1::SubmitReferralResponse>
+      submit_allocator_;
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
