@@ -310,7 +310,10 @@ TEST_F(ReferralFlowTest, LifecycleWithVersionsAndIllegalTransitions) {
   ASSERT_TRUE(Transition(close, &out).ok());
   EXPECT_EQ(out.status(), v1::REFERRAL_STATUS_CLOSED);
   // Off every worklist once closed.
-  for (const auto& e : Worklist(rec.pathway()).entries()) EXPECT_NE(e.id(), rec.id());
+  // Held in a variable: a range-for over a temporary's field reads it after
+  // the temporary is destroyed.
+  const v1::GetWorklistResponse after_close = Worklist(rec.pathway());
+  for (const auto& e : after_close.entries()) EXPECT_NE(e.id(), rec.id());
   // Unknown and malformed ids.
   v1::ReferralRecord none;
   EXPECT_EQ(Get(FormatReference(12345), &none).error_code(), grpc::StatusCode::NOT_FOUND);
