@@ -1,5 +1,7 @@
 #include "services/common/arena_allocator.h"
 
+#include <string>
+
 #include "frontdoor/v1/referral_service.pb.h"
 #include "gtest/gtest.h"
 
