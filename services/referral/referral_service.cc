@@ -451,32 +451,22 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(
 
 namespace {
 
-// Whether the stored record, read as `view`, is already exactly what `who`
+// Whether the stored record, read as `*view`, is already exactly what `who`
 // is to be shown at `now`: nothing to remove for them (ScrubForCaller) and
-// its SLA state still the one UpdateSla gives. Only the fields UpdateSla
-// reads are copied: the view also carries the rest of the record, unparsed.
+// its SLA state still the one UpdateSla gives. Brings `*view`'s SLA fields
+// up to date in place to find out (the rest of it is not touched).
 bool StoredRecordIsCurrent(const auth::Principal& who,
-                           const internal::ReferralRecordView& view,
-                           absl::Time now) {
-  if (auth::SeesOnlyOwnReferrals(who.role) && view.linked_referrals_size() > 0)
+                           internal::ReferralRecordView* view, absl::Time now) {
+  if (auth::SeesOnlyOwnReferrals(who.role) && view->linked_referrals_size() > 0)
     return false;
-  internal::ReferralRecordView sla;
-  sla.set_status(view.status());
-  if (view.has_received_at()) *sla.mutable_received_at() = view.received_at();
-  if (view.has_due_at()) *sla.mutable_due_at() = view.due_at();
-  if (view.has_responded_at())
-    *sla.mutable_responded_at() = view.responded_at();
-  sla.set_sla(view.sla());
-  if (view.has_next_sla_check())
-    *sla.mutable_next_sla_check() = view.next_sla_check();
-  UpdateSla(now, &sla);
-  const auto same = [](const google::protobuf::Timestamp& a,
-                       const google::protobuf::Timestamp& b) {
-    return a.seconds() == b.seconds() && a.nanos() == b.nanos();
-  };
-  return sla.sla() == view.sla() &&
-         sla.has_next_sla_check() == view.has_next_sla_check() &&
-         same(sla.next_sla_check(), view.next_sla_check());
+  const v1::SlaState stored_sla = view->sla();
+  const bool stored_has_check = view->has_next_sla_check();
+  const google::protobuf::Timestamp stored_check = view->next_sla_check();
+  UpdateSla(now, view);
+  return view->sla() == stored_sla &&
+         view->has_next_sla_check() == stored_has_check &&
+         view->next_sla_check().seconds() == stored_check.seconds() &&
+         view->next_sla_check().nanos() == stored_check.nanos();
 }
 
 }  // namespace
@@ -534,7 +524,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::GetReferral(
   const absl::Time now = clock_->Now();
   v1::AuditEntry audit =
       AuditEntryAbout(*who, "GetReferral", *id, &*view, absl::StatusCode::kOk);
-  if (StoredRecordIsCurrent(*who, *view, now)) {
+  if (StoredRecordIsCurrent(*who, &*view, now)) {
     grpc::Slice slice((*stored)->data(), (*stored)->size());
     *response = grpc::ByteBuffer(&slice, 1);
   } else {
