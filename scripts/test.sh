@@ -8,6 +8,10 @@
 #   browser     tests/browser/run.sh: the portal in Debian's chromium against
 #               the built frontdoor-server (screenshots in
 #               BUILD_DIR/test-artifacts/browser/)
+#   asan-build  the same tests built with address + undefined-behaviour
+#   asan-ctest  sanitizers in build-asan/, then ctest there: every unit,
+#               integration and end-to-end test again, failing on any memory
+#               error, leak or undefined behaviour
 #   fuzz:NAME   each libFuzzer target, built with clang + address/undefined
 #               sanitizers in build-fuzz/, run for FRONTDOOR_FUZZ_SECONDS
 #               (default 30) seeded from tests/fuzz/NAME_corpus/ if present
@@ -17,6 +21,7 @@
 #   FRONTDOOR_BUILD_DIR     main build directory (default build)
 #   FRONTDOOR_TEST_TIMEOUT  ctest per-test timeout in seconds (default 300)
 #   FRONTDOOR_FUZZ_SECONDS  seconds per fuzz target (default 30; 0 skips fuzz)
+#   FRONTDOOR_ASAN          0 skips the sanitizer build and its ctest run
 #   FRONTDOOR_RULESET       rule set to lint and test
 #                           (default triage-rules/community-spa)
 set -uo pipefail
@@ -26,6 +31,7 @@ cd "$ROOT" || exit 1
 
 BUILD_DIR="${FRONTDOOR_BUILD_DIR:-build}"
 FUZZ_DIR=build-fuzz
+ASAN_DIR=build-asan
 TEST_TIMEOUT="${FRONTDOOR_TEST_TIMEOUT:-300}"
 FUZZ_SECONDS="${FRONTDOOR_FUZZ_SECONDS:-30}"
 RULESET="${FRONTDOOR_RULESET:-triage-rules/community-spa}"
@@ -97,6 +103,24 @@ if [[ $build_ok -eq 0 ]]; then
   record browser failed "(not run: build failed)"
 else
   run_suite browser tests/browser/run.sh "$BUILD_DIR"
+fi
+
+# --- every test again under AddressSanitizer + UBSan ------------------------------
+
+if [[ "${FRONTDOOR_ASAN:-1}" == 0 ]]; then
+  record asan skipped "(FRONTDOOR_ASAN=0)"
+elif [[ $build_ok -eq 0 ]]; then
+  record asan-build failed "(not run: build failed)"
+elif run_suite asan-build scripts/setup.sh --build-dir "$ASAN_DIR" \
+    --sanitize address --skip-deps; then
+  # UBSan findings already abort (-fno-sanitize-recover); leaks fail the
+  # process that has them at exit.
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+    run_suite asan-ctest ctest --test-dir "$ASAN_DIR" --output-on-failure -j2 \
+    --timeout "$TEST_TIMEOUT" --no-tests=error
+else
+  record asan-ctest failed "(not run: build failed)"
 fi
 
 # --- fuzz smoke -------------------------------------------------------------------

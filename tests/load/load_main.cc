@@ -730,13 +730,21 @@ int Run(const std::string& rpc) {
   // The shared state and the callers are deliberately never freed: the last
   // completion callbacks may still be returning through gRPC (and through
   // shared.mu) when the main thread sees that every caller has finished.
-  Trampoline& trampoline = *new Trampoline;
-  Shared& shared = *new Shared;
+  // They stay reachable from this static, so leak checkers do not report
+  // them.
+  struct KeptUntilExit {
+    Trampoline trampoline;
+    Shared shared;
+    std::vector<Caller*> callers;
+  };
+  static KeptUntilExit* const kept = new KeptUntilExit;
+  Trampoline& trampoline = kept->trampoline;
+  Shared& shared = kept->shared;
   shared.deadline = absl::GetFlag(FLAGS_deadline);
   shared.trampoline = &trampoline;
   if (requests > 0) shared.remaining = requests;
   const bool parse_replies = absl::GetFlag(FLAGS_parse_replies);
-  std::vector<Caller*> callers;
+  std::vector<Caller*>& callers = kept->callers;
   for (int i = 0; i < concurrency; ++i) {
     const int ch = i % n_channels;
     if (rpc == "echo") {
