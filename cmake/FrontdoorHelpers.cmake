@@ -13,6 +13,13 @@ elseif(FRONTDOOR_SANITIZE STREQUAL "thread")
   set(FRONTDOOR_SANITIZE_FLAGS -fsanitize=thread)
 endif()
 if(FRONTDOOR_SANITIZE_FLAGS)
+  # Sanitizer builds are for running the tests: at the default build type,
+  # -O1 with line tables only compiles in about 55% of the time of -O2 -g
+  # (referral_service.cc: 14 s against 26 s), and reports still name
+  # file:line. These come after the build type's flags, so they win.
+  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
+    add_compile_options(-O1 -g1)
+  endif()
   add_compile_options(${FRONTDOOR_SANITIZE_FLAGS})
   add_link_options(${FRONTDOOR_SANITIZE_FLAGS})
 endif()
