@@ -42,9 +42,10 @@ absl::Status ApplyOverride(const v1::OverrideTriageRequest& request, absl::Time 
 
 // The SLA state of `record` at `now`, and when it must next be checked
 // (unset when nothing is left to check). Writes those two fields (sla,
-// next_sla_check) and no other: GetReferral relies on it. Record is v1::ReferralRecord or
-// internal::ReferralRecordView (protos/frontdoor/internal/record_view.proto),
-// which has every field this reads and writes, under the same names.
+// next_sla_check) and no other: GetReferral relies on it. Record is
+// v1::ReferralRecord or internal::ReferralRecordView
+// (protos/frontdoor/internal/record_view.proto), which has every field this
+// reads and writes, under the same names.
 template <typename Record>
 void UpdateSla(absl::Time now, Record* record) {
   if (!record->has_due_at()) {

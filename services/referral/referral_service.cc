@@ -461,12 +461,11 @@ bool StoredRecordIsCurrent(const auth::Principal& who,
     return false;
   const v1::SlaState stored_sla = view->sla();
   const bool stored_has_check = view->has_next_sla_check();
-  const google::protobuf::Timestamp stored_check = view->next_sla_check();
+  const absl::Time stored_check = FromProtoTime(view->next_sla_check());
   UpdateSla(now, view);
   return view->sla() == stored_sla &&
          view->has_next_sla_check() == stored_has_check &&
-         view->next_sla_check().seconds() == stored_check.seconds() &&
-         view->next_sla_check().nanos() == stored_check.nanos();
+         FromProtoTime(view->next_sla_check()) == stored_check;
 }
 
 }  // namespace

@@ -899,6 +899,24 @@ TEST(ReferralReferences,
   ASSERT_TRUE(submit("third", v1::PRESENTING_PROBLEM_DIABETES, &third).ok());
   EXPECT_FALSE(third.replayed());
   EXPECT_NE(third.record().id(), first_ref);
+
+  // The first reference's audit trail holds one submission, the first's.
+  auto audit = v1::AuditService::NewStub(
+      Ids().Channel((*s)->grpc_address(), v1::ROLE_AUDITOR));
+  grpc::ClientContext q;
+  v1::QueryAuditRequest by_referral;
+  by_referral.set_referral_id(first_ref);
+  by_referral.set_page_size(1000);
+  v1::QueryAuditResponse trail;
+  ASSERT_TRUE(audit->Query(&q, by_referral, &trail).ok());
+  int submissions = 0;
+  for (const v1::AuditEntry& e : trail.entries()) {
+    if (e.action() == "/frontdoor.v1.ReferralService/SubmitReferral") {
+      ++submissions;
+      EXPECT_EQ(e.outcome(), "OK");
+    }
+  }
+  EXPECT_EQ(submissions, 1);
   (*s)->Shutdown();
 }
 
